@@ -1,0 +1,75 @@
+/* conn.h - one client connection and its state machine.
+ * Only conn.c changes a connection's state; the serve modules do the I/O of one state and
+ * return an io_rc. Connections closed during an epoll batch are freed after it (conn_reap). */
+#ifndef AWS_CONN_H
+#define AWS_CONN_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include "kaio.h"
+#include "loop.h"
+#include "request.h"
+
+#define CONN_RBUF_BYTES 4096   /* recv buffer: holds bytes of the next pipelined request too */
+#define CONN_HBUF_BYTES 1024   /* response head, or a whole error response */
+
+enum conn_state {
+    CONN_READ_REQUEST,   /* waiting for (the rest of) a request */
+    CONN_SEND_HEADER,    /* sending the response head (or a whole error response) */
+    CONN_SEND_STATIC,    /* sending the body with sendfile() */
+    CONN_WAIT_AIO,       /* the next body block is being read by the kernel */
+    CONN_SEND_DYNAMIC,   /* sending a body block read by AIO */
+    CONN_CLOSING,        /* socket closed; freed when no AIO read is in flight */
+};
+
+enum conn_body { BODY_NONE, BODY_STATIC, BODY_DYNAMIC };
+
+/* What every connection of one loop shares. */
+struct conn_ctx {
+    struct loop *loop;
+    struct kaio *kaio;
+    int root_fd;                 /* the document root, for openat2 */
+    struct conn *live;           /* every open connection, for shutdown */
+    struct conn *dead;           /* closed in this batch, freed by conn_reap() */
+    unsigned long next_id;
+    unsigned long nconns;
+    bool direct_warned;          /* the O_DIRECT fallback was logged */
+};
+
+struct dyn_io;
+
+struct conn {
+    struct watcher w;            /* the loop calls conn_on_event(conn) */
+    struct conn_ctx *cc;
+    struct conn *prev, *next;    /* in cc->live, or cc->dead once closed */
+    unsigned long id;
+    int fd;
+    enum conn_state state;
+    bool keep_alive;             /* reuse the connection after this response */
+    bool peer_eof;               /* the client shut down its sending side */
+    int status;                  /* of the response under way, for the log */
+    struct req req;
+    size_t rlen;                 /* unparsed bytes in rbuf */
+    char rbuf[CONN_RBUF_BYTES];
+    size_t hlen, hoff;           /* head bytes to send, and already sent */
+    char hbuf[CONN_HBUF_BYTES];
+    enum conn_body body;         /* what follows the head */
+    int file_fd;                 /* the file being sent, or -1 */
+    off_t file_off, file_end;    /* next byte to send, and one past the last */
+    struct dyn_io *dyn;          /* AIO buffers while a /dynamic body is under way */
+};
+
+void conn_ctx_init(struct conn_ctx *cc, struct loop *loop, struct kaio *kaio, int root_fd);
+/* Takes ownership of a freshly accepted non-blocking socket. */
+void conn_accept(struct conn_ctx *cc, int fd);
+/* loop_cb: runs the state machine as far as the kernel lets it. */
+void conn_on_event(void *ctx, uint32_t events);
+/* Called by serve_dynamic when one of its reads completed; resumes the state machine. */
+void conn_on_aio(struct conn *c);
+/* Frees the connections closed during the last batch. */
+void conn_reap(struct conn_ctx *cc);
+/* Closes and frees every connection; the AIO context must be destroyed first. */
+void conn_close_all(struct conn_ctx *cc);
+
+#endif

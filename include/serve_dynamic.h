@@ -1,0 +1,30 @@
+/* serve_dynamic.h - the /dynamic body: kernel AIO reads into two aligned buffers, sent with
+ * send() while the next block is being read. Uses O_DIRECT where the filesystem allows, so the
+ * read never blocks the loop; falls back to buffered reads elsewhere. Never touches epoll. */
+#ifndef AWS_SERVE_DYNAMIC_H
+#define AWS_SERVE_DYNAMIC_H
+
+#include <stdbool.h>
+#include "io.h"
+
+#define DYN_BLOCK_BYTES (128 * 1024)  /* one AIO read; a multiple of every O_DIRECT alignment */
+#define DYN_ALIGN 4096                /* buffer and offset alignment O_DIRECT needs at most */
+
+struct conn;
+
+/* Sets up buffers and starts the first reads for c->file_off..c->file_end.
+ * Returns IO_DONE or IO_ERROR (logged). */
+enum io_rc serve_dynamic_begin(struct conn *c);
+/* Sends whatever has been read; IO_AGAIN means: socket full, or waiting for a read
+ * (serve_dynamic_waiting() tells which). */
+enum io_rc serve_dynamic_step(struct conn *c);
+/* True when the next bytes to send are still being read by the kernel. */
+bool serve_dynamic_waiting(const struct conn *c);
+/* Reads in flight; the connection must not be freed while this is non-zero. */
+int serve_dynamic_in_flight(const struct conn *c);
+/* Withdraws reads still queued in user space (not yet given to the kernel). */
+void serve_dynamic_cancel(struct conn *c);
+/* Frees buffers; only when serve_dynamic_in_flight() is 0. */
+void serve_dynamic_free(struct conn *c);
+
+#endif

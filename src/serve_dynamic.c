@@ -1,0 +1,201 @@
+/* serve_dynamic.c - sends a /dynamic body read with Linux native AIO.
+ * Two aligned buffers alternate: one is being sent while the kernel fills the other, so the
+ * disk and the network work at the same time. With O_DIRECT the read goes straight to the
+ * device and io_submit never blocks; without it (filesystems that refuse O_DIRECT) the kernel
+ * may do a buffered read inside io_submit, which we accept and say once in the log. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include "conn.h"
+#include "log.h"
+#include "serve_dynamic.h"
+
+enum buf_state { BUF_FREE, BUF_READING, BUF_READY };
+
+struct dyn_buf {
+    struct kaio_job job;
+    struct conn *c;
+    char *data;           /* DYN_ALIGN-aligned, cap bytes */
+    size_t cap;
+    off_t off;            /* file offset of data[0], DYN_ALIGN-aligned */
+    size_t len;           /* bytes the read returned */
+    enum buf_state state;
+};
+
+struct dyn_io {
+    struct dyn_buf buf[2];
+    int cur;              /* the buffer whose bytes go out next */
+    int in_flight;        /* reads submitted or queued, not yet completed */
+    off_t next_read;      /* file offset of the next block to read */
+};
+
+static off_t align_down(off_t x)
+{
+    return x & ~(off_t)(DYN_ALIGN - 1);
+}
+
+static void read_done(struct kaio_job *job, long res)
+{
+    struct dyn_buf *b = job->owner;
+    struct conn *c = b->c;
+    if (res < 0) {
+        errno = (int)-res;
+        log_errno("#%lu: AIO read at %lld", c->id, (long long)b->off);
+    }
+    b->len = res > 0 ? (size_t)res : 0;
+    b->state = BUF_READY;
+    c->dyn->in_flight--;
+    conn_on_aio(c);
+}
+
+/* Starts reading the next block into b; returns 0 or -errno. */
+static int read_next(struct conn *c, struct dyn_buf *b)
+{
+    struct dyn_io *d = c->dyn;
+    b->off = d->next_read;
+    b->len = 0;
+    b->state = BUF_READING;
+    /* O_DIRECT needs the length aligned too: read whole blocks, a short read marks EOF. */
+    int rc = kaio_submit_read(c->cc->kaio, &b->job, c->file_fd, b->data, b->cap, b->off);
+    if (rc < 0) {
+        b->state = BUF_FREE;
+        return rc;
+    }
+    d->in_flight++;
+    d->next_read += (off_t)b->cap;
+    return 0;
+}
+
+/* Switches the file to O_DIRECT where the filesystem supports it. */
+static void try_direct(struct conn *c)
+{
+    int fl = fcntl(c->file_fd, F_GETFL);
+    if (fl >= 0 && fcntl(c->file_fd, F_SETFL, fl | O_DIRECT) == 0)
+        return;
+    if (!c->cc->direct_warned) {
+        c->cc->direct_warned = true;
+        log_warn("O_DIRECT refused (%s): /dynamic reads are buffered and may block the loop",
+                 strerror(errno));
+    }
+}
+
+enum io_rc serve_dynamic_begin(struct conn *c)
+{
+    struct dyn_io *d = calloc(1, sizeof *d);
+    if (!d) {
+        log_errno("#%lu: calloc", c->id);
+        return IO_ERROR;
+    }
+    c->dyn = d;
+    d->next_read = align_down(c->file_off);
+    /* Small files get small buffers, and only one when a single block covers them. */
+    off_t span = c->file_end - d->next_read;
+    size_t cap = span < DYN_BLOCK_BYTES ? (size_t)((span + DYN_ALIGN - 1) & ~(off_t)(DYN_ALIGN - 1))
+                                        : DYN_BLOCK_BYTES;
+    int nbufs = span > (off_t)cap ? 2 : 1;
+    try_direct(c);
+    for (int i = 0; i < nbufs; i++) {
+        struct dyn_buf *b = &d->buf[i];
+        b->c = c;
+        b->cap = cap;
+        b->job.done = read_done;
+        b->job.owner = b;
+        b->data = aligned_alloc(DYN_ALIGN, cap);
+        int rc = b->data ? read_next(c, b) : -ENOMEM;
+        if (rc < 0) {
+            log_err("#%lu: starting AIO read: %s", c->id, strerror(-rc));
+            return IO_ERROR;
+        }
+    }
+    return IO_DONE;
+}
+
+bool serve_dynamic_waiting(const struct conn *c)
+{
+    return c->dyn && c->file_off < c->file_end && c->dyn->buf[c->dyn->cur].state == BUF_READING;
+}
+
+int serve_dynamic_in_flight(const struct conn *c)
+{
+    return c->dyn ? c->dyn->in_flight : 0;
+}
+
+/* The current buffer is all sent: reuse it for the block after the other buffer's. */
+static enum io_rc advance(struct conn *c, struct dyn_buf *b)
+{
+    struct dyn_io *d = c->dyn;
+    off_t expected_end = b->off + (off_t)b->cap;
+    if (expected_end > c->file_end)
+        expected_end = c->file_end;
+    if (b->off + (off_t)b->len < expected_end) {
+        log_warn("#%lu: file shrank while being read; closing", c->id);
+        return IO_ERROR;
+    }
+    b->state = BUF_FREE;
+    if (d->next_read < c->file_end) {
+        int rc = read_next(c, b);
+        if (rc < 0) {
+            log_err("#%lu: starting AIO read: %s", c->id, strerror(-rc));
+            return IO_ERROR;
+        }
+    }
+    if (d->buf[1].data)
+        d->cur ^= 1;
+    return IO_DONE;
+}
+
+enum io_rc serve_dynamic_step(struct conn *c)
+{
+    struct dyn_io *d = c->dyn;
+    while (c->file_off < c->file_end) {
+        struct dyn_buf *b = &d->buf[d->cur];
+        if (b->state != BUF_READY)
+            return IO_AGAIN;  /* serve_dynamic_waiting() is true */
+        off_t valid_end = b->off + (off_t)b->len;
+        if (valid_end > c->file_end)
+            valid_end = c->file_end;
+        if (c->file_off >= valid_end) {
+            enum io_rc rc = advance(c, b);
+            if (rc != IO_DONE)
+                return rc;
+            continue;
+        }
+        ssize_t n = send(c->fd, b->data + (c->file_off - b->off), (size_t)(valid_end - c->file_off),
+                         MSG_NOSIGNAL);
+        if (n >= 0) {
+            c->file_off += n;
+            continue;
+        }
+        if (errno == EINTR)
+            continue;
+        return io_rc_from_errno(errno, "send");
+    }
+    return IO_DONE;
+}
+
+void serve_dynamic_cancel(struct conn *c)
+{
+    struct dyn_io *d = c->dyn;
+    if (!d)
+        return;
+    for (int i = 0; i < 2; i++) {
+        struct dyn_buf *b = &d->buf[i];
+        if (b->state == BUF_READING && kaio_cancel_queued(c->cc->kaio, &b->job)) {
+            b->state = BUF_FREE;
+            d->in_flight--;
+        }
+    }
+}
+
+void serve_dynamic_free(struct conn *c)
+{
+    struct dyn_io *d = c->dyn;
+    if (!d)
+        return;
+    free(d->buf[0].data);
+    free(d->buf[1].data);
+    free(d);
+    c->dyn = NULL;
+}
