@@ -39,7 +39,7 @@ struct req {
     bool head_done;             /* on_headers_complete ran */
     bool done;                  /* on_message_complete ran */
     bool in_value;              /* the last callback was a header value */
-    int field;                  /* enum req_hdr of the header being read, or -1 */
+    struct req_text *open;      /* the URL or kept value being appended, or NULL */
     size_t head_bytes;          /* bytes of request line and headers fed so far */
     uint64_t body_bytes;
     struct req_text url;

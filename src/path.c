@@ -114,12 +114,17 @@ int path_from_url(const char *url, size_t len, char *out, size_t cap, enum path_
     const char *stop = p;
     while (stop < end && *stop != '?' && *stop != '#')
         stop++;
-    long n = decode(p, stop, out, cap);
+    char tmp[PATH_MAX_BYTES];  /* the decoded target may be longer than the result */
+    long n = decode(p, stop, tmp, sizeof tmp);
     if (n < 0)
         return (int)-n;
-    int rc = remove_dot_segments(out, (size_t)n);
+    int rc = remove_dot_segments(tmp, (size_t)n);
     if (rc)
         return rc;
+    size_t rlen = strlen(tmp);
+    if (rlen + 1 > cap)
+        return 414;
+    memcpy(out, tmp, rlen + 1);
     if (strncmp(out, "static/", 7) == 0)
         *area = PATH_STATIC;
     else if (strncmp(out, "dynamic/", 8) == 0)
@@ -149,8 +154,10 @@ static const char *canonical_beneath(int root_fd, const char *rel, char buf[PATH
     if (!realpath(full, buf))
         return NULL;
     size_t rl = strlen(root);
-    if (strncmp(buf, root, rl) != 0 || buf[rl] != '/')
+    if (strncmp(buf, root, rl) != 0 || buf[rl] != '/') {
+        errno = ENOENT;  /* outside the root: as good as missing */
         return NULL;
+    }
     return buf + rl + 1;
 }
 
@@ -181,10 +188,8 @@ static int open_confined(int root_fd, const char *rel)
         return fd;
     int first = errno;
     const char *inside = canonical_beneath(root_fd, rel, canon);
-    if (!inside) {
-        errno = first == EXDEV ? ENOENT : errno;
+    if (!inside)
         return -1;
-    }
     if (first == EXDEV)
         return open_beneath(root_fd, inside);
     /* No openat2 (kernel < 5.6): the canonical path has no symlinks left to follow. */

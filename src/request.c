@@ -40,23 +40,25 @@ static int text_append(struct req *r, struct req_text *t, const char *at, size_t
 static int on_url(http_parser *p, const char *at, size_t n)
 {
     struct req *r = req_of(p);
+    r->open = &r->url;
     return text_append(r, &r->url, at, n);
 }
 
-/* Ends the value being kept, so the next one starts after its NUL. */
-static void close_value(struct req *r)
+/* Ends the text being appended (URL or kept value), so the next one starts after its NUL. */
+static void close_text(struct req *r)
 {
-    if (r->in_value && r->field >= 0)
+    if (r->open) {
         r->text_len++;  /* keep the NUL written by text_append */
-    r->in_value = false;
-    r->field = -1;
+        r->open = NULL;
+    }
 }
 
 static int on_header_field(http_parser *p, const char *at, size_t n)
 {
     struct req *r = req_of(p);
+    close_text(r);  /* the URL, or the previous kept value */
     if (r->in_value) {
-        close_value(r);
+        r->in_value = false;
         r->name_len = 0;
     }
     if (r->name_len + n <= sizeof r->name)
@@ -83,17 +85,17 @@ static int on_header_value(http_parser *p, const char *at, size_t n)
         r->in_value = true;
         int h = lookup_field(r);
         if (h >= 0 && r->hdr[h].count++ == 0) {  /* the first occurrence is the one kept */
-            r->field = h;
-            r->hdr[h].off = (uint16_t)r->text_len;
+            r->open = &r->hdr[h];
+            r->open->off = (uint16_t)r->text_len;
         }
     }
-    return r->field >= 0 ? text_append(r, &r->hdr[r->field], at, n) : 0;
+    return r->open ? text_append(r, r->open, at, n) : 0;
 }
 
 static int on_headers_complete(http_parser *p)
 {
     struct req *r = req_of(p);
-    close_value(r);
+    close_text(r);
     r->head_done = true;
     r->http_major = p->http_major;
     r->http_minor = p->http_minor;
@@ -143,7 +145,7 @@ void req_init(struct req *r)
     r->error = NULL;
     r->http_major = r->http_minor = 0;
     r->keep_alive = r->head_done = r->done = r->in_value = false;
-    r->field = -1;
+    r->open = NULL;
     r->head_bytes = 0;
     r->body_bytes = 0;
     memset(&r->url, 0, sizeof r->url);
