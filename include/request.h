@@ -39,6 +39,9 @@ struct req {
     bool head_done;             /* on_headers_complete ran */
     bool done;                  /* on_message_complete ran */
     bool in_value;              /* the last callback was a header value */
+    bool line_seen, line_done;  /* request line: begun (past leading CRLFs), ended */
+    unsigned char ver_len;
+    char ver[9];                /* the request line's last token so far: "HTTP/1.1" */
     struct req_text *open;      /* the URL or kept value being appended, or NULL */
     size_t head_bytes;          /* bytes of request line and headers fed so far */
     uint64_t body_bytes;

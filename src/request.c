@@ -145,6 +145,8 @@ void req_init(struct req *r)
     r->error = NULL;
     r->http_major = r->http_minor = 0;
     r->keep_alive = r->head_done = r->done = r->in_value = false;
+    r->line_seen = r->line_done = false;
+    r->ver_len = 0;
     r->open = NULL;
     r->head_bytes = 0;
     r->body_bytes = 0;
@@ -183,12 +185,58 @@ static enum req_rc parse_error(struct req *r, enum http_errno e, const char *bad
     return REQ_ERROR;
 }
 
+/* Remembers the request line's last token (the version) as its bytes go by. */
+static void scan_line(struct req *r, const char *p, size_t n)
+{
+    for (; n; p++, n--) {
+        if (*p == ' ')
+            r->ver_len = 0;
+        else if (*p != '\r' && r->ver_len < sizeof r->ver)
+            r->ver[r->ver_len++] = *p;
+        if (*p != '\r' && *p != '\n')
+            r->line_seen = true;
+    }
+}
+
+/* http-parser as Debian builds it checks only the "H" of "HTTP/": check the rest. */
+static bool version_ok(const struct req *r)
+{
+    const char *v = r->ver;
+    return r->ver_len == 8 && memcmp(v, "HTTP/", 5) == 0 && v[5] >= '0' && v[5] <= '9' &&
+           v[6] == '.' && v[7] >= '0' && v[7] <= '9';
+}
+
+/* Before the request line's LF reaches http-parser, checks the version token; so that every
+ * error before it is still the parser's, input is cut at that LF. Returns false on a bad one. */
+static bool check_line(struct req *r, const char *p, size_t *chunk)
+{
+    const char *lf = memchr(p, '\n', *chunk);
+    size_t before = lf ? (size_t)(lf - p) : *chunk;
+    scan_line(r, p, before);
+    if (!lf)
+        return true;
+    if (!r->line_seen)
+        *chunk = before + 1;  /* an empty line before the request: the parser skips it */
+    else if (before > 0)
+        *chunk = before;      /* the LF comes next time, after the parser had its say */
+    else {
+        r->line_done = true;
+        return version_ok(r);
+    }
+    return true;
+}
+
 enum req_rc req_feed(struct req *r, const char *buf, size_t n, size_t *used)
 {
     size_t total = 0;
     *used = 0;
     while (total < n) {
         size_t chunk = n - total;
+        if (!r->line_done && !check_line(r, buf + total, &chunk)) {
+            r->status = 400;
+            r->error = "malformed HTTP version";
+            return REQ_ERROR;
+        }
         bool in_head = !r->head_done;
         /* Feed the head no further than the limit, so it is enforced wherever the input splits. */
         if (in_head && chunk > REQ_MAX_HEAD_BYTES - r->head_bytes)

@@ -472,6 +472,13 @@ static const struct error_case error_cases[] = {
     { "BREW / HTTP/1.1\r\nHost: a\r\n\r\n", 501 },
     { "GET / HTTP/2.0\r\n\r\n", 505 },
     { "GET / HTTP/3.1\r\nHost: a\r\n\r\n", 505 },
+    /* Debian's lenient http-parser checks only the "H": the adapter checks the rest. */
+    { "GET / HTTX/1.1\r\nHost: a\r\n\r\n", 400 },
+    { "GET / HTTP/1.x\r\nHost: a\r\n\r\n", 400 },
+    { "GET / HTTP/1.1x\r\nHost: a\r\n\r\n", 400 },
+    { "\r\nGET / HTTP/1.1 \r\nHost: a\r\n\r\n", 400 },
+    { "GET /\r\n\r\n", 400 },
+    { "FOO / HTTX/1.1\r\n\r\n", 501 },
 };
 
 static void test_errors_however_split(void **state)
