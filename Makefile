@@ -53,15 +53,15 @@ run: deps-run
 	$(MAKE) all
 	./aws
 
-# Unit tests link only the module under test (and log.o), never main.c.
+# Unit tests link only the module under test (and log.o), never main.c: tests/unit/test_X.c
+# links build/X.o, plus what UNIT_DEPS_test_X adds.
 UNIT_TESTS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(wildcard tests/unit/test_*.c))
-UNIT_DEPS_test_request  = $(BUILD)/request.o
-UNIT_DEPS_test_path     = $(BUILD)/path.o
-UNIT_DEPS_test_response = $(BUILD)/response.o $(BUILD)/mime.o
+UNIT_DEPS_test_response = $(BUILD)/mime.o
 
 $(BUILD)/tests/%: tests/unit/%.c $(OBJS) | $(BUILD)
 	@mkdir -p $(BUILD)/tests
-	$(CC) $(CFLAGS) -o $@ $< $(UNIT_DEPS_$*) $(BUILD)/log.o $(LDLIBS) -lcmocka
+	$(CC) $(CFLAGS) -o $@ $< $(BUILD)/$(patsubst test_%,%,$*).o $(UNIT_DEPS_$*) $(BUILD)/log.o \
+		$(LDLIBS) -lcmocka
 
 unit: $(UNIT_TESTS)
 
