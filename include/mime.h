@@ -6,7 +6,7 @@
 /* Returns a static string; "application/octet-stream" when the extension is unknown. */
 const char *mime_type(const char *path);
 
-/* Adds (or overrides) types from `file` ("type ext1 ext2..." lines, # comments); text types
+/* Adds (or overrides) types from `file` ("type ext1 ext2..." lines, # comments); text
  * types get "; charset=utf-8". Call before serving starts. Returns 0, or -1 after logging. */
 int mime_load(const char *file);
 
