@@ -19,10 +19,23 @@ enum req_rc {
     REQ_ERROR,  /* malformed or over a limit: answer r->status and close */
 };
 
-enum req_method { REQ_GET, REQ_HEAD, REQ_OTHER };
+enum req_method { REQ_GET, REQ_HEAD, REQ_OPTIONS, REQ_OTHER };
 
-/* Headers the server acts on; all others are parsed and dropped. */
-enum req_hdr { REQ_HDR_HOST, REQ_HDR_COUNT };
+/* Headers the server acts on or logs; all others are parsed and dropped. */
+enum req_hdr {
+    REQ_HDR_HOST,
+    REQ_HDR_RANGE,
+    REQ_HDR_IF_RANGE,
+    REQ_HDR_IF_MATCH,
+    REQ_HDR_IF_NONE_MATCH,
+    REQ_HDR_IF_MODIFIED_SINCE,
+    REQ_HDR_IF_UNMODIFIED_SINCE,
+    REQ_HDR_ACCEPT_ENCODING,
+    REQ_HDR_TRANSFER_ENCODING,
+    REQ_HDR_REFERER,
+    REQ_HDR_USER_AGENT,
+    REQ_HDR_COUNT
+};
 
 struct req_text {
     uint16_t off, len;  /* into req.text */
@@ -40,6 +53,8 @@ struct req {
     bool done;                  /* on_message_complete ran */
     bool in_value;              /* the last callback was a header value */
     bool line_seen, line_done;  /* request line: begun (past leading CRLFs), ended */
+    bool scan_done;             /* the raw scan reached the blank line ending the head */
+    unsigned short line_len;    /* bytes other than CR on the current header line */
     unsigned char ver_len;
     char ver[9];                /* the request line's last token so far: "HTTP/1.1" */
     struct req_text *open;      /* the URL or kept value being appended, or NULL */

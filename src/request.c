@@ -2,7 +2,9 @@
  * It counts head bytes against our limits, keeps the URL and the few header values the server
  * acts on (http-parser hands them over in pieces, so they are appended), discards bodies while
  * keeping framing, and stops at the end of each message so pipelined bytes stay unread.
- * It never touches a socket. */
+ * Debian builds http-parser lenient, so the adapter adds the strict checks of RFC 9112 that
+ * keep framing unambiguous (no smuggling). It never touches a socket. */
+#include <ctype.h>
 #include <limits.h>
 #include <string.h>
 #include <strings.h>
@@ -10,7 +12,24 @@
 
 static const char *const hdr_names[REQ_HDR_COUNT] = {
     [REQ_HDR_HOST] = "Host",
+    [REQ_HDR_RANGE] = "Range",
+    [REQ_HDR_IF_RANGE] = "If-Range",
+    [REQ_HDR_IF_MATCH] = "If-Match",
+    [REQ_HDR_IF_NONE_MATCH] = "If-None-Match",
+    [REQ_HDR_IF_MODIFIED_SINCE] = "If-Modified-Since",
+    [REQ_HDR_IF_UNMODIFIED_SINCE] = "If-Unmodified-Since",
+    [REQ_HDR_ACCEPT_ENCODING] = "Accept-Encoding",
+    [REQ_HDR_TRANSFER_ENCODING] = "Transfer-Encoding",
+    [REQ_HDR_REFERER] = "Referer",
+    [REQ_HDR_USER_AGENT] = "User-Agent",
 };
+
+/* RFC 9110 tchar: what a method or a header name may be made of. */
+static bool is_tchar(unsigned char c)
+{
+    return (c >= '0' && c <= '9') || ((c | 0x20) >= 'a' && (c | 0x20) <= 'z') ||
+           (c && strchr("!#$%&'*+-.^_`|~", c));
+}
 
 static struct req *req_of(http_parser *p)
 {
@@ -40,6 +59,9 @@ static int text_append(struct req *r, struct req_text *t, const char *at, size_t
 static int on_url(http_parser *p, const char *at, size_t n)
 {
     struct req *r = req_of(p);
+    for (size_t i = 0; i < n; i++)  /* the lenient parser lets a TAB or DEL through */
+        if ((unsigned char)at[i] <= ' ' || at[i] == 0x7f)
+            return fail(r, 400, "control character in the target");
     r->open = &r->url;
     return text_append(r, &r->url, at, n);
 }
@@ -61,6 +83,9 @@ static int on_header_field(http_parser *p, const char *at, size_t n)
         r->in_value = false;
         r->name_len = 0;
     }
+    for (size_t i = 0; i < n; i++)  /* e.g. "Host : x", which the lenient parser accepts */
+        if (!is_tchar((unsigned char)at[i]))
+            return fail(r, 400, "invalid header name");
     if (r->name_len + n <= sizeof r->name)
         memcpy(r->name + r->name_len, at, n);
     r->name_len += n;  /* past sizeof name the name is simply not one of ours */
@@ -92,6 +117,70 @@ static int on_header_value(http_parser *p, const char *at, size_t n)
     return r->open ? text_append(r, r->open, at, n) : 0;
 }
 
+/* RFC 9112 §3.2: HTTP/1.1 needs exactly one Host; any Host must be a valid authority. */
+static int check_host(struct req *r)
+{
+    const struct req_text *h = &r->hdr[REQ_HDR_HOST];
+    if (h->count > 1 || (h->count == 0 && r->http_minor >= 1)) {
+        r->error = h->count ? "more than one Host" : "HTTP/1.1 without Host";
+        return 400;
+    }
+    size_t len = 0;
+    const char *v = req_header(r, REQ_HDR_HOST, &len);
+    for (size_t i = 0; v && i < len; i++) {
+        unsigned char c = (unsigned char)v[i];
+        if (!isalnum(c) && !strchr("-._~!$&'()*+,;=%:[]", c)) {
+            r->error = "invalid Host";
+            return 400;
+        }
+    }
+    return 0;
+}
+
+/* Compares the coding [p, p+n) with a name, ignoring case. */
+static bool coding_is(const char *p, size_t n, const char *name)
+{
+    return strlen(name) == n && strncasecmp(p, name, n) == 0;
+}
+
+/* RFC 9112 §6: chunked must be the last coding, and only once; HTTP/1.0 has no
+ * Transfer-Encoding; an unknown coding is 501. (http-parser already refuses it together
+ * with Content-Length.) Several header lines are refused rather than joined. */
+static int check_transfer_encoding(struct req *r)
+{
+    const struct req_text *t = &r->hdr[REQ_HDR_TRANSFER_ENCODING];
+    if (!t->count)
+        return 0;
+    r->error = "bad Transfer-Encoding";
+    if (t->count > 1 || r->http_minor == 0)
+        return 400;
+    size_t len;
+    const char *v = req_header(r, REQ_HDR_TRANSFER_ENCODING, &len), *end = v + len;
+    bool chunked_last = false;
+    while (v < end) {
+        while (v < end && (*v == ' ' || *v == '\t' || *v == ','))
+            v++;
+        const char *c = v;
+        while (v < end && *v != ',' && *v != ';' && *v != ' ' && *v != '\t')
+            v++;
+        size_t n = (size_t)(v - c);
+        while (v < end && *v != ',')  /* parameters are allowed and ignored */
+            v++;
+        if (!n)
+            continue;
+        if (chunked_last)
+            return 400;  /* something after chunked */
+        chunked_last = coding_is(c, n, "chunked");
+        if (!chunked_last && !coding_is(c, n, "gzip") && !coding_is(c, n, "x-gzip") &&
+            !coding_is(c, n, "deflate") && !coding_is(c, n, "compress") &&
+            !coding_is(c, n, "x-compress")) {
+            r->error = "unknown transfer coding";
+            return 501;
+        }
+    }
+    return chunked_last ? 0 : 400;
+}
+
 static int on_headers_complete(http_parser *p)
 {
     struct req *r = req_of(p);
@@ -99,10 +188,16 @@ static int on_headers_complete(http_parser *p)
     r->head_done = true;
     r->http_major = p->http_major;
     r->http_minor = p->http_minor;
-    r->method = p->method == HTTP_GET ? REQ_GET : p->method == HTTP_HEAD ? REQ_HEAD : REQ_OTHER;
+    r->method = p->method == HTTP_GET ? REQ_GET : p->method == HTTP_HEAD ? REQ_HEAD
+              : p->method == HTTP_OPTIONS ? REQ_OPTIONS : REQ_OTHER;
     r->keep_alive = http_should_keep_alive(p);
     if (p->http_major != 1)
         return fail(r, 505, "unsupported HTTP version");
+    int status = check_host(r);
+    if (!status)
+        status = check_transfer_encoding(r);
+    if (status)
+        return fail(r, status, r->error);
     /* content_length is ULLONG_MAX when absent; chunked bodies are counted in on_body. */
     if (!(p->flags & F_CHUNKED) && p->content_length != ULLONG_MAX &&
         p->content_length > REQ_MAX_BODY_BYTES)
@@ -145,7 +240,8 @@ void req_init(struct req *r)
     r->error = NULL;
     r->http_major = r->http_minor = 0;
     r->keep_alive = r->head_done = r->done = r->in_value = false;
-    r->line_seen = r->line_done = false;
+    r->line_seen = r->line_done = r->scan_done = false;
+    r->line_len = 0;
     r->ver_len = 0;
     r->open = NULL;
     r->head_bytes = 0;
@@ -163,13 +259,6 @@ void req_reset(struct req *r)
     req_init(r);
 }
 
-/* RFC 9110 tchar: what a method token may be made of. */
-static bool is_tchar(unsigned char c)
-{
-    return (c >= '0' && c <= '9') || ((c | 0x20) >= 'a' && (c | 0x20) <= 'z') ||
-           (c && strchr("!#$%&'*+-.^_`|~", c));
-}
-
 /* Maps an http-parser failure at byte `bad` (NULL at end of input) to an HTTP status. */
 static enum req_rc parse_error(struct req *r, enum http_errno e, const char *bad)
 {
@@ -185,19 +274,6 @@ static enum req_rc parse_error(struct req *r, enum http_errno e, const char *bad
     return REQ_ERROR;
 }
 
-/* Remembers the request line's last token (the version) as its bytes go by. */
-static void scan_line(struct req *r, const char *p, size_t n)
-{
-    for (; n; p++, n--) {
-        if (*p == ' ')
-            r->ver_len = 0;
-        else if (*p != '\r' && r->ver_len < sizeof r->ver)
-            r->ver[r->ver_len++] = *p;
-        if (*p != '\r' && *p != '\n')
-            r->line_seen = true;
-    }
-}
-
 /* http-parser as Debian builds it checks only the "H" of "HTTP/": check the rest. */
 static bool version_ok(const struct req *r)
 {
@@ -206,24 +282,54 @@ static bool version_ok(const struct req *r)
            v[6] == '.' && v[7] >= '0' && v[7] <= '9';
 }
 
-/* Before the request line's LF reaches http-parser, checks the version token; so that every
- * error before it is still the parser's, input is cut at that LF. Returns false on a bad one. */
-static bool check_line(struct req *r, const char *p, size_t *chunk)
+/* One byte of the request line: remembers its last token (the version). */
+static void scan_line_byte(struct req *r, char c)
 {
-    const char *lf = memchr(p, '\n', *chunk);
-    size_t before = lf ? (size_t)(lf - p) : *chunk;
-    scan_line(r, p, before);
-    if (!lf)
-        return true;
-    if (!r->line_seen)
-        *chunk = before + 1;  /* an empty line before the request: the parser skips it */
-    else if (before > 0)
-        *chunk = before;      /* the LF comes next time, after the parser had its say */
-    else {
-        r->line_done = true;
-        return version_ok(r);
+    if (c == ' ')
+        r->ver_len = 0;
+    else if (c != '\r' && r->ver_len < sizeof r->ver)
+        r->ver[r->ver_len++] = c;
+    if (c != '\r')
+        r->line_seen = true;
+}
+
+/* Scans head bytes before http-parser sees them, for what its lenient build lets through: a
+ * malformed version and obs-fold (a header line starting with a blank). Returns how many of
+ * the n bytes may be fed; when it returns 0, *why says what is wrong with the next byte. The
+ * bytes before an offending one are fed first, so every error the parser finds earlier is
+ * still reported first, however the input is split. */
+static size_t scan_head(struct req *r, const char *p, size_t n, const char **why)
+{
+    for (size_t i = 0; i < n && !r->scan_done; i++) {
+        char c = p[i];
+        if (!r->line_done) {
+            if (c != '\n') {
+                scan_line_byte(r, c);
+                continue;
+            }
+            if (!r->line_seen)
+                continue;  /* an empty line before the request: the parser skips it */
+            if (i > 0)
+                return i;  /* the request line goes to the parser before its LF is judged */
+            r->line_done = true;
+            r->line_len = 0;
+            if (!version_ok(r)) {
+                *why = "malformed HTTP version";
+                return 0;
+            }
+        } else if (c == '\n') {
+            r->scan_done = r->line_len == 0;  /* the blank line: the body follows, unscanned */
+            r->line_len = 0;
+        } else if (r->line_len == 0 && (c == ' ' || c == '\t')) {
+            if (i > 0)
+                return i;
+            *why = "obsolete line folding";
+            return 0;
+        } else if (c != '\r') {
+            r->line_len++;
+        }
     }
-    return true;
+    return n;
 }
 
 enum req_rc req_feed(struct req *r, const char *buf, size_t n, size_t *used)
@@ -232,15 +338,19 @@ enum req_rc req_feed(struct req *r, const char *buf, size_t n, size_t *used)
     *used = 0;
     while (total < n) {
         size_t chunk = n - total;
-        if (!r->line_done && !check_line(r, buf + total, &chunk)) {
-            r->status = 400;
-            r->error = "malformed HTTP version";
-            return REQ_ERROR;
-        }
         bool in_head = !r->head_done;
         /* Feed the head no further than the limit, so it is enforced wherever the input splits. */
         if (in_head && chunk > REQ_MAX_HEAD_BYTES - r->head_bytes)
             chunk = REQ_MAX_HEAD_BYTES - r->head_bytes;
+        if (!r->scan_done) {
+            const char *why = NULL;
+            chunk = scan_head(r, buf + total, chunk, &why);
+            if (why) {
+                r->status = 400;
+                r->error = why;
+                return REQ_ERROR;
+            }
+        }
         size_t got = http_parser_execute(&r->parser, &settings, buf + total, chunk);
         enum http_errno e = HTTP_PARSER_ERRNO(&r->parser);
         if (in_head)
