@@ -1,6 +1,7 @@
 /* conn.h - one client connection and its state machine.
- * Only conn.c changes a connection's state; the serve modules do the I/O of one state and
- * return an io_rc. Connections closed during an epoll batch are freed after it (conn_reap). */
+ * Only conn.c changes a connection's state; route.c decides what a request gets, and the serve
+ * modules do the I/O of one state and return an io_rc. Connections closed during an epoll batch
+ * are freed after it (conn_reap). */
 #ifndef AWS_CONN_H
 #define AWS_CONN_H
 
@@ -9,32 +10,49 @@
 #include <sys/types.h>
 #include "kaio.h"
 #include "loop.h"
+#include "range.h"
 #include "request.h"
 
 #define CONN_RBUF_BYTES 4096   /* recv buffer: holds bytes of the next pipelined request too */
-#define CONN_HBUF_BYTES 1024   /* response head, or a whole error response */
+#define CONN_HBUF_BYTES 2048   /* response head, a multipart part head, or a whole error response */
 
 enum conn_state {
     CONN_READ_REQUEST,   /* waiting for (the rest of) a request */
-    CONN_SEND_HEADER,    /* sending the response head (or a whole error response) */
-    CONN_SEND_STATIC,    /* sending the body with sendfile() */
-    CONN_WAIT_AIO,       /* the next body block is being read by the kernel */
-    CONN_SEND_DYNAMIC,   /* sending a body block read by AIO */
+    CONN_SEND_HEADER,    /* sending hbuf: a response head, a part head, or an error response */
+    CONN_SEND_STATIC,    /* sending file bytes with sendfile() */
+    CONN_WAIT_AIO,       /* the next file block is being read by the kernel */
+    CONN_SEND_DYNAMIC,   /* sending a file block read by AIO */
+    CONN_SEND_MEMORY,    /* sending a body built in memory (a directory listing) */
     CONN_CLOSING,        /* socket closed; freed when no AIO read is in flight */
 };
 
-enum conn_body { BODY_NONE, BODY_STATIC, BODY_DYNAMIC };
+/* What follows the head. */
+enum conn_body { BODY_NONE, BODY_STATIC, BODY_DYNAMIC, BODY_MEMORY };
+
+struct options;
 
 /* What every connection of one loop shares. */
 struct conn_ctx {
     struct loop *loop;
     struct kaio *kaio;
+    const struct options *opt;
     int root_fd;                 /* the document root, for openat2 */
     struct conn *live;           /* every open connection, for shutdown */
     struct conn *dead;           /* closed in this batch, freed by conn_reap() */
     unsigned long next_id;
     unsigned long nconns;
     bool direct_warned;          /* the O_DIRECT fallback was logged */
+};
+
+/* A multipart/byteranges body in progress. */
+struct multipart {
+    struct byte_range r[RANGE_MAX_PARTS];
+    int n;                       /* ranges */
+    int next;                    /* the range whose part comes next */
+    bool in_part;                /* the response head is sent; parts are under way */
+    bool tail_sent;              /* the closing delimiter is in hbuf */
+    const char *type;            /* of the file, repeated in each part */
+    char boundary[RANGE_BOUNDARY_BYTES + 1];
 };
 
 struct dyn_io;
@@ -48,19 +66,25 @@ struct conn {
     enum conn_state state;
     bool keep_alive;             /* reuse the connection after this response */
     bool peer_eof;               /* the client shut down its sending side */
-    int status;                  /* of the response under way, for the log */
+    int status;                  /* of the response under way */
     struct req req;
     size_t rlen;                 /* unparsed bytes in rbuf */
     char rbuf[CONN_RBUF_BYTES];
-    size_t hlen, hoff;           /* head bytes to send, and already sent */
+    size_t hlen, hoff;           /* hbuf bytes to send, and already sent */
     char hbuf[CONN_HBUF_BYTES];
-    enum conn_body body;         /* what follows the head */
+    enum conn_body body;
     int file_fd;                 /* the file being sent, or -1 */
-    off_t file_off, file_end;    /* next byte to send, and one past the last */
+    bool dynamic;                /* its bytes go through AIO rather than sendfile */
+    off_t file_size;             /* of the whole file (Content-Range) */
+    off_t file_off, file_end;    /* next byte to send, and one past the last of this range */
+    struct multipart *mp;        /* several ranges, or NULL */
     struct dyn_io *dyn;          /* AIO buffers while a /dynamic body is under way */
+    char *mem;                   /* a body built in memory, or NULL */
+    size_t mem_len, mem_off;
 };
 
-void conn_ctx_init(struct conn_ctx *cc, struct loop *loop, struct kaio *kaio, int root_fd);
+void conn_ctx_init(struct conn_ctx *cc, struct loop *loop, struct kaio *kaio,
+                   const struct options *opt, int root_fd);
 /* Takes ownership of a freshly accepted non-blocking socket. */
 void conn_accept(struct conn_ctx *cc, int fd);
 /* loop_cb: runs the state machine as far as the kernel lets it. */

@@ -3,7 +3,7 @@
 #ifndef AWS_MIME_H
 #define AWS_MIME_H
 
-/* Returns a static string; "application/octet-stream" when the extension is unknown. */
+/* Returns a string valid until mime_free(); "application/octet-stream" when unknown. */
 const char *mime_type(const char *path);
 
 /* Adds (or overrides) types from `file` ("type ext1 ext2..." lines, # comments); text

@@ -4,6 +4,7 @@
 #ifndef AWS_PATH_H
 #define AWS_PATH_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <sys/stat.h>
 
@@ -19,7 +20,11 @@ int path_from_url(const char *url, size_t len, char *out, size_t cap, enum path_
 
 /* Opens rel (from path_from_url) under root_fd, read-only and non-blocking, following only
  * symlinks that stay inside the root; fills *st. Returns the fd, or minus an HTTP status:
- * -404 (missing, outside the root, not a regular file), -403 (permission), -500. */
-int path_open(int root_fd, const char *rel, struct stat *st);
+ * -404 (missing, outside the root, not a regular file nor an allowed directory),
+ * -403 (permission), -503 (out of descriptors), -500. */
+int path_open(int root_fd, const char *rel, struct stat *st, bool allow_dir);
+
+/* The origin-form part of a target: past "http://authority" when absolute-form. */
+const char *path_origin_form(const char *url, size_t len);
 
 #endif

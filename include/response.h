@@ -10,10 +10,11 @@
 #include "version.h"
 
 #define RESP_SERVER "aws/" AWS_VERSION
+#define RESP_ALLOW "Allow: GET, HEAD, OPTIONS\r\n"  /* the methods we serve */
 
 struct resp {
     int status;
-    off_t length;            /* Content-Length */
+    off_t length;            /* Content-Length, or -1 for none (204, 304) */
     const char *type;        /* Content-Type, or NULL for none */
     time_t mtime;            /* Last-Modified, or 0 for none */
     bool keep_alive;         /* Connection: keep-alive or close */
@@ -24,8 +25,10 @@ struct resp {
 const char *resp_reason(int status);
 /* Writes the head (ending in the blank line) into buf; returns its length, 0 if cap is too small. */
 size_t resp_head(char *buf, size_t cap, const struct resp *rs);
-/* Writes a whole error response: head plus a short HTML body (left out when head_only).
+/* Writes a whole error response: head plus a short HTML body (left out when head_only), with
+ * `extra` header lines (each ending in CRLF, or NULL); a 405 always carries Allow.
  * Returns its length, 0 if cap is too small. */
-size_t resp_error(char *buf, size_t cap, int status, bool keep_alive, bool head_only);
+size_t resp_error(char *buf, size_t cap, int status, bool keep_alive, bool head_only,
+                  const char *extra);
 
 #endif

@@ -13,9 +13,7 @@
 #include <unistd.h>
 #include "conn.h"
 #include "log.h"
-#include "mime.h"
-#include "path.h"
-#include "response.h"
+#include "route.h"
 #include "serve_dynamic.h"
 #include "serve_static.h"
 
@@ -44,11 +42,13 @@ static void list_unlink(struct conn **head, struct conn *c)
     c->prev = c->next = NULL;
 }
 
-void conn_ctx_init(struct conn_ctx *cc, struct loop *loop, struct kaio *kaio, int root_fd)
+void conn_ctx_init(struct conn_ctx *cc, struct loop *loop, struct kaio *kaio,
+                   const struct options *opt, int root_fd)
 {
     memset(cc, 0, sizeof *cc);
     cc->loop = loop;
     cc->kaio = kaio;
+    cc->opt = opt;
     cc->root_fd = root_fd;
 }
 
@@ -69,10 +69,14 @@ void conn_accept(struct conn_ctx *cc, int fd)
     c->keep_alive = c->peer_eof = false;
     c->status = 0;
     c->rlen = c->hlen = c->hoff = 0;
-    c->file_fd = -1;
-    c->file_off = c->file_end = 0;
     c->body = BODY_NONE;
+    c->file_fd = -1;
+    c->dynamic = false;
+    c->file_size = c->file_off = c->file_end = 0;
+    c->mp = NULL;
     c->dyn = NULL;
+    c->mem = NULL;
+    c->mem_len = c->mem_off = 0;
     req_init(&c->req);
     /* The head is sent with MSG_MORE, so Nagle only delays the tail of a response. */
     int one = 1;
@@ -94,6 +98,10 @@ static void end_response(struct conn *c)
         close(c->file_fd);
     c->file_fd = -1;
     serve_dynamic_free(c);
+    free(c->mp);
+    c->mp = NULL;
+    free(c->mem);
+    c->mem = NULL;
     c->body = BODY_NONE;
 }
 
@@ -119,69 +127,6 @@ static void conn_close(struct conn *c)
     }
 }
 
-/* Prepares a complete error response; the connection closes after it unless keep_alive. */
-static enum io_rc begin_error(struct conn *c, int status, bool keep_alive, const char *why)
-{
-    size_t ulen = 0;
-    const char *url = c->req.url.len ? req_url(&c->req, &ulen) : "";
-    log_info("#%lu %d %s: %s%s%.*s", c->id, status, resp_reason(status), why,
-             ulen ? ": " : "", (int)(ulen > 200 ? 200 : ulen), url);
-    c->status = status;
-    c->keep_alive = keep_alive;
-    bool head_only = c->req.head_done && c->req.method == REQ_HEAD;
-    c->hlen = resp_error(c->hbuf, sizeof c->hbuf, status, keep_alive, head_only);
-    c->hoff = 0;
-    set_state(c, CONN_SEND_HEADER);
-    return IO_DONE;
-}
-
-/* Opens the file a complete request names and prepares the head; or an error response. */
-static enum io_rc begin_response(struct conn *c)
-{
-    struct req *r = &c->req;
-    c->keep_alive = r->keep_alive && !c->peer_eof;
-    if (r->method == REQ_OTHER)  /* its body, if any, was read: the connection stays in sync */
-        return begin_error(c, 405, c->keep_alive, "method not allowed");
-    char path[PATH_MAX_BYTES];
-    enum path_area area;
-    size_t ulen;
-    const char *url = req_url(r, &ulen);
-    int status = path_from_url(url, ulen, path, sizeof path, &area);
-    if (status)
-        return begin_error(c, status, c->keep_alive && status != 400, "bad path");
-    struct stat st;
-    int fd = path_open(c->cc->root_fd, path, &st);
-    if (fd < 0)
-        return begin_error(c, -fd, c->keep_alive, "cannot serve");
-    c->file_fd = fd;
-    c->file_off = 0;
-    c->file_end = st.st_size;
-    c->status = 200;
-    struct resp rs = {
-        .status = 200, .length = st.st_size, .type = mime_type(path),
-        .mtime = st.st_mtime, .keep_alive = c->keep_alive,
-    };
-    c->hlen = resp_head(c->hbuf, sizeof c->hbuf, &rs);
-    c->hoff = 0;
-    if (r->method == REQ_HEAD || st.st_size == 0)
-        end_response(c);
-    else if (area == PATH_STATIC)
-        c->body = BODY_STATIC;
-    else {
-        /* Start reading now, so the disk works while the head goes out. */
-        c->body = BODY_DYNAMIC;
-        if (serve_dynamic_begin(c) != IO_DONE) {
-            serve_dynamic_cancel(c);
-            if (serve_dynamic_in_flight(c))
-                return IO_ERROR;  /* a read is in the kernel's hands: just close */
-            end_response(c);
-            return begin_error(c, 500, false, "AIO setup failed");
-        }
-    }
-    set_state(c, CONN_SEND_HEADER);
-    return IO_DONE;
-}
-
 /* CONN_READ_REQUEST: parses buffered bytes first (pipelining), then receives until EAGAIN. */
 static enum io_rc read_request(struct conn *c)
 {
@@ -191,10 +136,14 @@ static enum io_rc read_request(struct conn *c)
             enum req_rc rc = req_feed(&c->req, c->rbuf, c->rlen, &used);
             c->rlen -= used;
             memmove(c->rbuf, c->rbuf + used, c->rlen);
-            if (rc == REQ_DONE)
-                return begin_response(c);
-            if (rc == REQ_ERROR)
-                return begin_error(c, c->req.status, false, c->req.error);
+            if (rc == REQ_DONE && !route_request(c))
+                return IO_ERROR;
+            if (rc == REQ_ERROR)  /* framing is lost: answer and close */
+                route_error(c, c->req.status, false, c->req.error, NULL);
+            if (rc != REQ_MORE) {
+                set_state(c, CONN_SEND_HEADER);
+                return IO_DONE;
+            }
         }
         if (c->peer_eof)
             return IO_CLOSED;  /* the client left with no (whole) request pending */
@@ -219,11 +168,64 @@ static enum io_rc finish_response(struct conn *c)
     return IO_DONE;
 }
 
-/* CONN_SEND_HEADER: the head (or a whole error response), then on to the body. */
+/* Puts the next multipart piece into hbuf: the head of part mp->next, or the closing line. */
+static void next_part_head(struct conn *c)
+{
+    struct multipart *mp = c->mp;
+    if (mp->next < mp->n) {
+        c->hlen = range_part_head(c->hbuf, sizeof c->hbuf, mp->boundary, mp->type,
+                                  &mp->r[mp->next], c->file_size);
+    } else {
+        c->hlen = range_multipart_tail(c->hbuf, sizeof c->hbuf, mp->boundary);
+        mp->tail_sent = true;
+    }
+    c->hoff = 0;
+    set_state(c, CONN_SEND_HEADER);
+}
+
+/* Moves to the state that sends the body (or the current multipart range). */
+static enum io_rc begin_body(struct conn *c)
+{
+    if (c->body == BODY_MEMORY) {
+        set_state(c, CONN_SEND_MEMORY);
+        return IO_DONE;
+    }
+    if (c->mp) {
+        const struct byte_range *r = &c->mp->r[c->mp->next];
+        c->file_off = r->first;
+        c->file_end = r->last + 1;
+    }
+    if (c->body == BODY_STATIC) {
+        set_state(c, CONN_SEND_STATIC);
+        return IO_DONE;
+    }
+    if (!c->dyn && serve_dynamic_begin(c) != IO_DONE)
+        return IO_ERROR;  /* the head is gone: closing is the only way to say it failed */
+    set_state(c, serve_dynamic_waiting(c) ? CONN_WAIT_AIO : CONN_SEND_DYNAMIC);
+    return IO_DONE;
+}
+
+/* After the last byte of a body (or of one range): the next part, or the end. */
+static enum io_rc after_body(struct conn *c)
+{
+    struct multipart *mp = c->mp;
+    if (!mp)
+        return finish_response(c);
+    if (serve_dynamic_in_flight(c))
+        return IO_ERROR;  /* cannot happen: every read of a range is consumed by its end */
+    serve_dynamic_free(c);  /* the next range reads from its own offset */
+    mp->next++;
+    next_part_head(c);
+    return IO_DONE;
+}
+
+/* CONN_SEND_HEADER: hbuf (a head, a part head, an error page), then what follows it. */
 static enum io_rc send_header(struct conn *c)
 {
+    struct multipart *mp = c->mp;
+    bool more = c->body != BODY_NONE && !(mp && mp->tail_sent);
     /* MSG_MORE holds a short head back so it leaves in one segment with the body's start. */
-    int flags = MSG_NOSIGNAL | (c->body != BODY_NONE ? MSG_MORE : 0);
+    int flags = MSG_NOSIGNAL | (more ? MSG_MORE : 0);
     while (c->hoff < c->hlen) {
         ssize_t n = send(c->fd, c->hbuf + c->hoff, c->hlen - c->hoff, flags);
         if (n >= 0)
@@ -231,24 +233,35 @@ static enum io_rc send_header(struct conn *c)
         else if (errno != EINTR)
             return io_rc_from_errno(errno, "send");
     }
-    switch (c->body) {
-    case BODY_STATIC:
-        set_state(c, CONN_SEND_STATIC);
-        return IO_DONE;
-    case BODY_DYNAMIC:
-        set_state(c, serve_dynamic_waiting(c) ? CONN_WAIT_AIO : CONN_SEND_DYNAMIC);
-        return IO_DONE;
-    default:
+    if (!more)
         return finish_response(c);
+    if (mp && !mp->in_part) {  /* the response head went out: now the first part's */
+        mp->in_part = true;
+        next_part_head(c);
+        return IO_DONE;
     }
+    return begin_body(c);
 }
 
-/* CONN_SEND_STATIC and CONN_SEND_DYNAMIC: the body, then the end of the response. */
+/* CONN_SEND_MEMORY: a body built in memory. */
+static enum io_rc send_memory(struct conn *c)
+{
+    while (c->mem_off < c->mem_len) {
+        ssize_t n = send(c->fd, c->mem + c->mem_off, c->mem_len - c->mem_off, MSG_NOSIGNAL);
+        if (n >= 0)
+            c->mem_off += (size_t)n;
+        else if (errno != EINTR)
+            return io_rc_from_errno(errno, "send");
+    }
+    return after_body(c);
+}
+
+/* CONN_SEND_STATIC and CONN_SEND_DYNAMIC: file bytes, then what follows them. */
 static enum io_rc send_body(struct conn *c)
 {
     enum io_rc rc = c->state == CONN_SEND_STATIC ? serve_static_step(c) : serve_dynamic_step(c);
     if (rc == IO_DONE)
-        return finish_response(c);
+        return after_body(c);
     if (rc == IO_AGAIN && c->state == CONN_SEND_DYNAMIC && serve_dynamic_waiting(c))
         set_state(c, CONN_WAIT_AIO);
     return rc;
@@ -269,6 +282,9 @@ static void run(struct conn *c)
         case CONN_SEND_STATIC:
         case CONN_SEND_DYNAMIC:
             rc = send_body(c);
+            break;
+        case CONN_SEND_MEMORY:
+            rc = send_memory(c);
             break;
         default:  /* CONN_WAIT_AIO waits for conn_on_aio(); CONN_CLOSING for nothing */
             return;

@@ -144,11 +144,12 @@ static void entries_free(struct entries *es)
 }
 
 /* Stats name (following symlinks, so a link shows what it leads to) and appends it. Returns 0
- * also when the stat fails: a broken link or a file deleted meanwhile is simply not listed. */
+ * also when the stat fails: a broken link or a file deleted meanwhile is simply not listed,
+ * and neither are FIFOs, sockets and devices, which the server would refuse anyway. */
 static int entries_add(struct entries *es, int dir_fd, const char *name)
 {
     struct stat st;
-    if (fstatat(dir_fd, name, &st, 0) != 0)
+    if (fstatat(dir_fd, name, &st, 0) != 0 || !(S_ISREG(st.st_mode) || S_ISDIR(st.st_mode)))
         return 0;
     if (es->n == es->cap) {
         size_t cap = es->cap ? es->cap * 2 : 64;

@@ -121,7 +121,7 @@ int main(int argc, char **argv)
     }
     if (loop_init(&loop) < 0 || signals_open(&sig, &loop) < 0 || kaio_init(&kaio) < 0)
         goto out;
-    conn_ctx_init(&cc, &loop, &kaio, root_fd);
+    conn_ctx_init(&cc, &loop, &kaio, NULL, root_fd);
     if (listener_open(&ls, AWS_PORT, &cc) < 0)
         goto out;
 

@@ -103,6 +103,11 @@ static int remove_dot_segments(char *s, size_t len)
     return 0;
 }
 
+const char *path_origin_form(const char *url, size_t len)
+{
+    return skip_absolute_form(url, url + len);
+}
+
 int path_from_url(const char *url, size_t len, char *out, size_t cap, enum path_area *area)
 {
     const char *end = url + len;
@@ -196,7 +201,7 @@ static int open_confined(int root_fd, const char *rel)
     return openat(root_fd, inside, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY | O_NOFOLLOW);
 }
 
-int path_open(int root_fd, const char *rel, struct stat *st)
+int path_open(int root_fd, const char *rel, struct stat *st, bool allow_dir)
 {
     int fd = open_confined(root_fd, rel);
     if (fd < 0) {
@@ -214,7 +219,7 @@ int path_open(int root_fd, const char *rel, struct stat *st)
             return -500;
         }
     }
-    if (fstat(fd, st) < 0 || !S_ISREG(st->st_mode)) {
+    if (fstat(fd, st) < 0 || !(S_ISREG(st->st_mode) || (allow_dir && S_ISDIR(st->st_mode)))) {
         close(fd);
         return -404;  /* directories, FIFOs, devices and sockets are not files to serve */
     }

@@ -56,7 +56,7 @@ size_t resp_head(char *buf, size_t cap, const struct resp *rs)
                      rs->status, resp_reason(rs->status), date_now());
     if (ok && rs->type)
         ok = append(buf, cap, &len, "Content-Type: %s\r\n", rs->type);
-    if (ok)
+    if (ok && rs->length >= 0)
         ok = append(buf, cap, &len, "Content-Length: %" PRIdMAX "\r\n", (intmax_t)rs->length);
     if (ok && rs->mtime) {
         char lm[32];
@@ -69,7 +69,8 @@ size_t resp_head(char *buf, size_t cap, const struct resp *rs)
     return ok ? len : 0;
 }
 
-size_t resp_error(char *buf, size_t cap, int status, bool keep_alive, bool head_only)
+size_t resp_error(char *buf, size_t cap, int status, bool keep_alive, bool head_only,
+                  const char *extra)
 {
     char body[256];
     int blen = snprintf(body, sizeof body,
@@ -81,7 +82,7 @@ size_t resp_error(char *buf, size_t cap, int status, bool keep_alive, bool head_
         .length = blen,
         .type = "text/html; charset=utf-8",
         .keep_alive = keep_alive,
-        .extra = status == 405 ? "Allow: GET, HEAD\r\n" : NULL,
+        .extra = status == 405 ? RESP_ALLOW : extra,
     };
     size_t len = resp_head(buf, cap, &rs);
     if (len == 0 || head_only)

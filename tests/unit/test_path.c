@@ -216,7 +216,7 @@ static void check_opens_with(const struct tree *t, const char *rel, const char *
     struct stat st;
     char buf[128];
     ssize_t n;
-    int fd = path_open(t->root_fd, rel, &st);
+    int fd = path_open(t->root_fd, rel, &st, false);
 
     if (fd < 0)
         fail_msg("path_open(\"%s\") = %d, want an fd", rel, fd);
@@ -232,7 +232,7 @@ static void check_opens_with(const struct tree *t, const char *rel, const char *
 static void check_refused(const struct tree *t, const char *rel, int status)
 {
     struct stat st;
-    int rc = path_open(t->root_fd, rel, &st);
+    int rc = path_open(t->root_fd, rel, &st, false);
 
     if (rc != -status) {
         if (rc >= 0)
@@ -284,6 +284,28 @@ static void test_open_not_regular_or_missing(void **state)
     alarm(0);
 }
 
+/* With allow_dir, directories open (the server then redirects, indexes or lists them);
+ * FIFOs and escapes are still refused. */
+static void test_open_directory_when_allowed(void **state)
+{
+    const struct tree *t = *state;
+    const char *dirs[] = { "static/sub", "static/sub/", "static" };
+    struct stat st;
+
+    for (size_t i = 0; i < sizeof dirs / sizeof dirs[0]; i++) {
+        int fd = path_open(t->root_fd, dirs[i], &st, true);
+        if (fd < 0)
+            fail_msg("path_open(\"%s\", allow_dir) = %d, want an fd", dirs[i], fd);
+        assert_true(S_ISDIR(st.st_mode));
+        close(fd);
+    }
+    alarm(5);
+    assert_int_equal(path_open(t->root_fd, "static/fifo", &st, true), -404);
+    alarm(0);
+    assert_int_equal(path_open(t->root_fd, "static/abs_evil", &st, true), -404);
+    assert_int_equal(path_open(t->root_fd, "..", &st, true), -404);
+}
+
 /* path_open must not leak fds: the lowest free fd is the same before and after refusals. */
 static void test_open_no_fd_leak(void **state)
 {
@@ -292,8 +314,8 @@ static void test_open_no_fd_leak(void **state)
     int before = lowest_free_fd();
 
     for (int i = 0; i < 20; i++) {
-        assert_int_equal(path_open(t->root_fd, "static/sub", &st), -404);
-        assert_int_equal(path_open(t->root_fd, "static/abs_evil", &st), -404);
+        assert_int_equal(path_open(t->root_fd, "static/sub", &st, false), -404);
+        assert_int_equal(path_open(t->root_fd, "static/abs_evil", &st, false), -404);
     }
     assert_int_equal(lowest_free_fd(), before);
 }
@@ -308,6 +330,7 @@ int main(void)
         cmocka_unit_test(test_open_symlink_inside_root),
         cmocka_unit_test(test_open_symlinks_leaving_root),
         cmocka_unit_test(test_open_not_regular_or_missing),
+        cmocka_unit_test(test_open_directory_when_allowed),
         cmocka_unit_test(test_open_no_fd_leak),
     };
     return cmocka_run_group_tests(tests, tree_setup, tree_teardown);

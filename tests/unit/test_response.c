@@ -210,7 +210,7 @@ static size_t write_head(char *buf, size_t cap, const void *arg)
 static size_t write_error(char *buf, size_t cap, const void *arg)
 {
     (void)arg;
-    return resp_error(buf, cap, 413, false, false);
+    return resp_error(buf, cap, 413, false, false, NULL);
 }
 
 static void test_small_cap(void **state)
@@ -220,7 +220,7 @@ static void test_small_cap(void **state)
     (void)state;
 
     check_small_caps(resp_head(buf, sizeof buf, &rs), write_head, &rs);
-    check_small_caps(resp_error(buf, sizeof buf, 413, false, false), write_error, NULL);
+    check_small_caps(resp_error(buf, sizeof buf, 413, false, false, NULL), write_error, NULL);
 }
 
 static void test_reasons(void **state)
@@ -240,7 +240,7 @@ static unsigned long check_error(int status, bool keep_alive, bool head_only)
     size_t n, head_len;
     unsigned long length;
 
-    n = resp_error(buf, sizeof buf, status, keep_alive, head_only);
+    n = resp_error(buf, sizeof buf, status, keep_alive, head_only, NULL);
     assert_true(n > 0 && n < sizeof buf);
     text = as_string(buf, n);
     end = strstr(text, "\r\n\r\n");
@@ -249,7 +249,7 @@ static unsigned long check_error(int status, bool keep_alive, bool head_only)
     expect_common(text, status, resp_reason(status), keep_alive);
     expect_line_once(text, "Content-Type", "text/html; charset=utf-8");
     if (status == 405)
-        expect_line_once(text, "Allow", "GET, HEAD");
+        expect_line_once(text, "Allow", "GET, HEAD, OPTIONS");
     header_value(text, "Content-Length", value, sizeof value);
     length = strtoul(value, NULL, 10);
     assert_true(length > 0);
