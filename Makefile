@@ -3,7 +3,7 @@
 CC      ?= cc
 CFLAGS  ?= -O2 -g
 CFLAGS  += -std=c11 -Wall -Wextra -Werror -D_GNU_SOURCE -Iinclude
-LDLIBS   = -laio -lhttp_parser
+LDLIBS   = -laio -lhttp_parser -pthread
 BUILD   ?= build
 
 SRCS    := $(wildcard src/*.c)
@@ -16,7 +16,10 @@ TEST_PKGS = $(RUN_PKGS) libcmocka-dev curl wget netcat-openbsd valgrind iproute2
             python3 python3-pytest
 SUDO     := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: all run check test unit integration deps-run deps-test clean
+PREFIX  ?= /usr/local
+DESTDIR ?=
+
+.PHONY: all run check test unit integration deps-run deps-test install uninstall clean
 
 all: aws sockop_preload.so
 
@@ -70,6 +73,18 @@ check: deps-test
 	tests/run.sh
 
 test: check
+
+# The binary, the preload library (for anyone who wants to test a build) and the man page.
+install: all
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib/aws $(DESTDIR)$(PREFIX)/share/man/man1
+	install -m 755 aws $(DESTDIR)$(PREFIX)/bin/aws
+	install -m 644 sockop_preload.so $(DESTDIR)$(PREFIX)/lib/aws/sockop_preload.so
+	install -m 644 contrib/aws.1 $(DESTDIR)$(PREFIX)/share/man/man1/aws.1
+
+uninstall:
+	rm -f $(DESTDIR)$(PREFIX)/bin/aws $(DESTDIR)$(PREFIX)/lib/aws/sockop_preload.so \
+		$(DESTDIR)$(PREFIX)/share/man/man1/aws.1
+	-rmdir $(DESTDIR)$(PREFIX)/lib/aws
 
 clean:
 	rm -rf $(BUILD) aws sockop_preload.so

@@ -7,11 +7,15 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/socket.h>
 #include <sys/types.h>
+#include <time.h>
+#include "accesslog.h"
 #include "kaio.h"
 #include "loop.h"
 #include "range.h"
 #include "request.h"
+#include "timer.h"
 
 #define CONN_RBUF_BYTES 4096   /* recv buffer: holds bytes of the next pipelined request too */
 #define CONN_HBUF_BYTES 2048   /* response head, a multipart part head, or a whole error response */
@@ -31,17 +35,32 @@ enum conn_body { BODY_NONE, BODY_STATIC, BODY_DYNAMIC, BODY_MEMORY };
 
 struct options;
 
+/* Counters of one loop, merged at exit. */
+struct conn_stats {
+    unsigned long long requests;
+    unsigned long long bytes_static, bytes_dynamic;  /* body bytes sent */
+    unsigned long long timeouts;
+};
+
 /* What every connection of one loop shares. */
 struct conn_ctx {
     struct loop *loop;
     struct kaio *kaio;
     const struct options *opt;
     int root_fd;                 /* the document root, for openat2 */
-    struct conn *live;           /* every open connection, for shutdown */
+    struct conn *live;           /* every open connection (and closed ones awaiting AIO) */
     struct conn *dead;           /* closed in this batch, freed by conn_reap() */
     unsigned long next_id;
-    unsigned long nconns;
+    unsigned long nconns;        /* open sockets */
+    unsigned long max_conns;     /* at this many, on_limit(true) stops accepting */
+    void (*on_limit)(void *ctx, bool full);
+    void *limit_ctx;
+    struct timer_list t_header, t_keepalive, t_send;
+    bool draining;               /* shutting down: close after the response under way */
+    bool trace;                  /* --trace: log every state transition */
     bool direct_warned;          /* the O_DIRECT fallback was logged */
+    struct accesslog *alog;      /* NULL when access logging is off */
+    struct conn_stats stats;
 };
 
 /* A multipart/byteranges body in progress. */
@@ -64,6 +83,12 @@ struct conn {
     unsigned long id;
     int fd;
     enum conn_state state;
+    struct timer timer;          /* the one deadline that applies in this state */
+    struct sockaddr_storage peer;
+    uint64_t req_start;          /* ms: when the request under way began to arrive */
+    time_t req_wall;             /* the same, as wall-clock time for the access log */
+    bool req_begun;              /* bytes of the next request have arrived */
+    long long body_bytes;        /* body bytes sent for the response under way */
     bool keep_alive;             /* reuse the connection after this response */
     bool peer_eof;               /* the client shut down its sending side */
     int status;                  /* of the response under way */
@@ -83,10 +108,18 @@ struct conn {
     size_t mem_len, mem_off;
 };
 
+/* Sets up the shared part; timeouts and tracing come from opt. */
 void conn_ctx_init(struct conn_ctx *cc, struct loop *loop, struct kaio *kaio,
                    const struct options *opt, int root_fd);
 /* Takes ownership of a freshly accepted non-blocking socket. */
-void conn_accept(struct conn_ctx *cc, int fd);
+void conn_accept(struct conn_ctx *cc, int fd, const struct sockaddr_storage *peer);
+/* Handles the deadlines that passed by loop->now: 408 for a slow head, close for idle or
+ * stalled connections. */
+void conn_expire(struct conn_ctx *cc);
+/* The milliseconds until the nearest deadline (-1: none), for epoll_wait. */
+int conn_next_timeout(struct conn_ctx *cc);
+/* Graceful shutdown: closes idle connections now and the others after their response. */
+void conn_drain(struct conn_ctx *cc);
 /* loop_cb: runs the state machine as far as the kernel lets it. */
 void conn_on_event(void *ctx, uint32_t events);
 /* Called by serve_dynamic when one of its reads completed; resumes the state machine. */

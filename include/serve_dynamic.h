@@ -5,6 +5,7 @@
 #define AWS_SERVE_DYNAMIC_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include "io.h"
 
 #define DYN_BLOCK_BYTES (128 * 1024)  /* one AIO read; a multiple of every O_DIRECT alignment */
@@ -24,6 +25,9 @@ bool serve_dynamic_waiting(const struct conn *c);
 int serve_dynamic_in_flight(const struct conn *c);
 /* Withdraws reads still queued in user space (not yet given to the kernel). */
 void serve_dynamic_cancel(struct conn *c);
+/* For the start-up report: whether the filesystem of <root>/dynamic accepts O_DIRECT, tried on
+ * its first regular file. Writes a phrase for the log into out ("O_DIRECT", or "buffered (...)"). */
+void serve_dynamic_probe(int root_fd, char *out, size_t cap);
 /* Frees buffers; only when serve_dynamic_in_flight() is 0. */
 void serve_dynamic_free(struct conn *c);
 

@@ -4,6 +4,8 @@
  * Sockets are registered once, edge-triggered for both directions, so no state change costs
  * an epoll_ctl; the price is that every step must run until EAGAIN, never stop at a short count. */
 #include <errno.h>
+#include <limits.h>
+#include <stddef.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <stdlib.h>
@@ -13,13 +15,42 @@
 #include <unistd.h>
 #include "conn.h"
 #include "log.h"
+#include "options.h"
 #include "route.h"
 #include "serve_dynamic.h"
 #include "serve_static.h"
 
+static const char *const state_names[] = {
+    [CONN_READ_REQUEST] = "READ_REQUEST", [CONN_SEND_HEADER] = "SEND_HEADER",
+    [CONN_SEND_STATIC] = "SEND_STATIC",   [CONN_WAIT_AIO] = "WAIT_AIO",
+    [CONN_SEND_DYNAMIC] = "SEND_DYNAMIC", [CONN_SEND_MEMORY] = "SEND_MEMORY",
+    [CONN_CLOSING] = "CLOSING",
+};
+
+/* --trace: one line per transition; the request is named when its response begins. */
+static void trace(const struct conn *c, enum conn_state s)
+{
+    if (c->state == CONN_READ_REQUEST && s == CONN_SEND_HEADER) {
+        size_t ulen = 0;
+        const char *url = c->req.url.len ? req_url(&c->req, &ulen) : "-";
+        const char *method = c->req.head_done ? http_method_str(c->req.parser.method) : "-";
+        log_info("#%lu %s -> %s (%s %.*s %d)", c->id, state_names[c->state], state_names[s],
+                 method, (int)(ulen > 200 ? 200 : ulen ? ulen : 1), url, c->status);
+    } else {
+        log_info("#%lu %s -> %s", c->id, state_names[c->state], state_names[s]);
+    }
+}
+
 static void set_state(struct conn *c, enum conn_state s)
 {
+    if (c->cc->trace && s != c->state)
+        trace(c, s);
     c->state = s;
+}
+
+static struct conn *conn_of_timer(struct timer *t)
+{
+    return (struct conn *)((char *)t - offsetof(struct conn, timer));
 }
 
 static void list_push(struct conn **head, struct conn *c)
@@ -50,9 +81,16 @@ void conn_ctx_init(struct conn_ctx *cc, struct loop *loop, struct kaio *kaio,
     cc->kaio = kaio;
     cc->opt = opt;
     cc->root_fd = root_fd;
+    cc->max_conns = ULONG_MAX;
+    if (!loop->now)
+        loop->now = timer_now();
+    timer_list_init(&cc->t_header, opt ? opt->header_timeout_ms : 0);
+    timer_list_init(&cc->t_keepalive, opt ? opt->keepalive_timeout_ms : 0);
+    timer_list_init(&cc->t_send, opt ? opt->send_timeout_ms : 0);
+    cc->trace = opt && opt->trace;
 }
 
-void conn_accept(struct conn_ctx *cc, int fd)
+void conn_accept(struct conn_ctx *cc, int fd, const struct sockaddr_storage *peer)
 {
     struct conn *c = malloc(sizeof *c);
     if (!c) {
@@ -77,6 +115,10 @@ void conn_accept(struct conn_ctx *cc, int fd)
     c->dyn = NULL;
     c->mem = NULL;
     c->mem_len = c->mem_off = 0;
+    c->peer = *peer;
+    c->req_begun = false;
+    c->body_bytes = 0;
+    timer_init(&c->timer);
     req_init(&c->req);
     /* The head is sent with MSG_MORE, so Nagle only delays the tail of a response. */
     int one = 1;
@@ -88,12 +130,44 @@ void conn_accept(struct conn_ctx *cc, int fd)
         return;
     }
     list_push(&cc->live, c);
-    cc->nconns++;
+    timer_arm(&cc->t_header, &c->timer, cc->loop->now);  /* the first request must come in time */
+    if (++cc->nconns >= cc->max_conns && cc->on_limit)
+        cc->on_limit(cc->limit_ctx, true);
+}
+
+/* One access log line for the response that is ending (or being cut short). */
+static void log_access(struct conn *c)
+{
+    const struct req *r = &c->req;
+    struct access_entry e = {
+        .peer = &c->peer, .when = c->req_wall, .status = c->status, .bytes = c->body_bytes,
+        .method = r->head_done || r->url.len ? http_method_str(r->parser.method) : "-",
+        .http_major = r->head_done ? r->http_major : 1,
+        .http_minor = r->head_done ? r->http_minor : 1,
+        .seconds = (double)(c->cc->loop->now - c->req_start) / 1000.0,
+    };
+    if (r->url.len)
+        e.target = req_url(r, &e.target_len);
+    e.referer = req_header(r, REQ_HDR_REFERER, &e.referer_len);
+    e.user_agent = req_header(r, REQ_HDR_USER_AGENT, &e.user_agent_len);
+    accesslog_write(c->cc->alog, &e);
 }
 
 /* Releases what a response holds; the connection may then serve another. */
 static void end_response(struct conn *c)
 {
+    if (c->status) {
+        struct conn_stats *st = &c->cc->stats;
+        st->requests++;
+        if (c->dynamic)
+            st->bytes_dynamic += (unsigned long long)c->body_bytes;
+        else
+            st->bytes_static += (unsigned long long)c->body_bytes;
+        if (c->cc->alog)
+            log_access(c);
+        c->status = 0;
+        c->body_bytes = 0;
+    }
     if (c->file_fd >= 0)
         close(c->file_fd);
     c->file_fd = -1;
@@ -116,26 +190,45 @@ static void conn_close(struct conn *c)
 {
     if (c->state == CONN_CLOSING)
         return;
+    struct conn_ctx *cc = c->cc;
     close(c->fd);  /* also removes it from the epoll set */
     c->fd = -1;
+    timer_disarm(&c->timer);
     serve_dynamic_cancel(c);
     set_state(c, CONN_CLOSING);
-    c->cc->nconns--;
+    if (cc->nconns-- >= cc->max_conns && cc->on_limit)
+        cc->on_limit(cc->limit_ctx, false);  /* a slot is free again */
     if (serve_dynamic_in_flight(c) == 0) {
         list_unlink(&c->cc->live, c);
         list_push(&c->cc->dead, c);
     }
 }
 
+/* The first bytes of a request: its clock starts, and so does the header deadline (which,
+ * unlike the others, is not pushed back by later bytes: a slowloris client gets no more). */
+static void begin_request(struct conn *c)
+{
+    c->req_begun = true;
+    c->req_start = c->cc->loop->now;
+    c->req_wall = time(NULL);
+    timer_arm(&c->cc->t_header, &c->timer, c->cc->loop->now);
+}
+
 /* CONN_READ_REQUEST: parses buffered bytes first (pipelining), then receives until EAGAIN. */
 static enum io_rc read_request(struct conn *c)
 {
     for (;;) {
+        if (c->rlen > 0 && !c->req_begun)
+            begin_request(c);
         if (c->rlen > 0) {
             size_t used;
             enum req_rc rc = req_feed(&c->req, c->rbuf, c->rlen, &used);
             c->rlen -= used;
             memmove(c->rbuf, c->rbuf + used, c->rlen);
+            if (rc != REQ_MORE) {
+                timer_disarm(&c->timer);
+                c->req_begun = false;
+            }
             if (rc == REQ_DONE && !route_request(c))
                 return IO_ERROR;
             if (rc == REQ_ERROR)  /* framing is lost: answer and close */
@@ -161,9 +254,10 @@ static enum io_rc read_request(struct conn *c)
 static enum io_rc finish_response(struct conn *c)
 {
     end_response(c);
-    if (!c->keep_alive)
+    if (!c->keep_alive || c->cc->draining)
         return IO_CLOSED;
     req_reset(&c->req);
+    timer_arm(&c->cc->t_keepalive, &c->timer, c->cc->loop->now);  /* until the next request begins */
     set_state(c, CONN_READ_REQUEST);
     return IO_DONE;
 }
@@ -228,8 +322,11 @@ static enum io_rc send_header(struct conn *c)
     int flags = MSG_NOSIGNAL | (more ? MSG_MORE : 0);
     while (c->hoff < c->hlen) {
         ssize_t n = send(c->fd, c->hbuf + c->hoff, c->hlen - c->hoff, flags);
-        if (n >= 0)
+        if (n >= 0) {
             c->hoff += (size_t)n;
+            if (mp && mp->in_part)  /* part heads belong to the multipart body */
+                c->body_bytes += n;
+        }
         else if (errno != EINTR)
             return io_rc_from_errno(errno, "send");
     }
@@ -248,8 +345,10 @@ static enum io_rc send_memory(struct conn *c)
 {
     while (c->mem_off < c->mem_len) {
         ssize_t n = send(c->fd, c->mem + c->mem_off, c->mem_len - c->mem_off, MSG_NOSIGNAL);
-        if (n >= 0)
+        if (n >= 0) {
             c->mem_off += (size_t)n;
+            c->body_bytes += n;
+        }
         else if (errno != EINTR)
             return io_rc_from_errno(errno, "send");
     }
@@ -265,6 +364,16 @@ static enum io_rc send_body(struct conn *c)
     if (rc == IO_AGAIN && c->state == CONN_SEND_DYNAMIC && serve_dynamic_waiting(c))
         set_state(c, CONN_WAIT_AIO);
     return rc;
+}
+
+/* Before waiting on the socket in a sending state, (re)starts the send deadline: it measures
+ * the time without progress. Waiting for the disk is not the client's fault. */
+static void arm_wait(struct conn *c)
+{
+    if (c->state == CONN_WAIT_AIO)
+        timer_disarm(&c->timer);
+    else if (c->state != CONN_READ_REQUEST)
+        timer_arm(&c->cc->t_send, &c->timer, c->cc->loop->now);
 }
 
 /* Runs states until one has to wait; closes on IO_CLOSED or IO_ERROR. */
@@ -289,8 +398,10 @@ static void run(struct conn *c)
         default:  /* CONN_WAIT_AIO waits for conn_on_aio(); CONN_CLOSING for nothing */
             return;
         }
-        if (rc == IO_AGAIN)
+        if (rc == IO_AGAIN) {
+            arm_wait(c);
             return;
+        }
         if (rc != IO_DONE) {
             conn_close(c);
             return;
@@ -344,4 +455,52 @@ void conn_close_all(struct conn_ctx *cc)
         conn_free(c);
     }
     conn_reap(cc);
+}
+
+/* The head did not arrive in time: 408 if the request had begun, then close. */
+static void header_timeout(struct conn *c)
+{
+    if (c->state != CONN_READ_REQUEST || !c->req_begun) {
+        conn_close(c);
+        return;
+    }
+    route_error(c, 408, false, "request head timeout", NULL);
+    set_state(c, CONN_SEND_HEADER);
+    run(c);  /* sends what the socket takes now; the send deadline covers the rest */
+}
+
+void conn_expire(struct conn_ctx *cc)
+{
+    struct timer *t;
+    while ((t = timer_pop_expired(&cc->t_header, cc->loop->now))) {
+        cc->stats.timeouts++;
+        header_timeout(conn_of_timer(t));
+    }
+    while ((t = timer_pop_expired(&cc->t_keepalive, cc->loop->now)))
+        conn_close(conn_of_timer(t));  /* idle: nothing to say */
+    while ((t = timer_pop_expired(&cc->t_send, cc->loop->now))) {
+        struct conn *c = conn_of_timer(t);
+        cc->stats.timeouts++;
+        log_info("#%lu: send timeout: the client stopped reading", c->id);
+        conn_close(c);
+    }
+}
+
+int conn_next_timeout(struct conn_ctx *cc)
+{
+    struct timer_list *const lists[] = { &cc->t_header, &cc->t_keepalive, &cc->t_send };
+    uint64_t next = timer_earliest(lists, 3);
+    if (next == UINT64_MAX)
+        return -1;
+    return next <= cc->loop->now ? 0 : (int)(next - cc->loop->now > INT32_MAX ? INT32_MAX : next - cc->loop->now);
+}
+
+void conn_drain(struct conn_ctx *cc)
+{
+    cc->draining = true;
+    for (struct conn *c = cc->live, *next; c; c = next) {
+        next = c->next;  /* conn_close may move c to the dead list */
+        if (c->state == CONN_READ_REQUEST && !c->req_begun)
+            conn_close(c);
+    }
 }

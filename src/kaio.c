@@ -14,6 +14,7 @@
 int kaio_init(struct kaio *k)
 {
     memset(k, 0, sizeof *k);
+    k->efd = -1;
     /* libaio returns -errno instead of setting errno. */
     int rc = io_setup(KAIO_MAX_EVENTS, &k->ctx);
     if (rc < 0) {

@@ -3,7 +3,10 @@
  * descriptor kept for that purpose, instead of leaving it queued and the loop spinning. */
 #include <errno.h>
 #include <fcntl.h>
+#include <arpa/inet.h>
 #include <netinet/in.h>
+#include <stdio.h>
+#include <sys/epoll.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <time.h>
@@ -14,25 +17,22 @@
 
 #define LISTEN_BACKLOG 4096
 
-/* Binds a listening socket of one family; returns the fd or -1 with errno set. */
-static int open_family(int family, uint16_t port)
+/* Binds a listening socket to sa; returns the fd or -1 with errno set. */
+static int open_bound(const struct sockaddr *sa, socklen_t len, bool v6only, bool reuseport)
 {
-    int fd = socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    int fd = socket(sa->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd < 0)
         return -1;
-    int one = 1, zero = 0;
+    int one = 1, v6 = v6only;
     setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-    struct sockaddr_in6 a6 = { .sin6_family = AF_INET6, .sin6_port = htons(port), .sin6_addr = in6addr_any };
-    struct sockaddr_in a4 = { .sin_family = AF_INET, .sin_port = htons(port), .sin_addr.s_addr = htonl(INADDR_ANY) };
-    int rc;
-    if (family == AF_INET6) {
-        /* Dual-stack: IPv4 clients arrive as ::ffff:a.b.c.d whatever the sysctl default is. */
-        setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof zero);
-        rc = bind(fd, (struct sockaddr *)&a6, sizeof a6);
-    } else {
-        rc = bind(fd, (struct sockaddr *)&a4, sizeof a4);
-    }
-    if (rc < 0 || listen(fd, LISTEN_BACKLOG) < 0) {
+    /* SO_REUSEPORT: each loop gets its own queue and the kernel spreads connections. */
+    if (reuseport)
+        setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one);
+    /* Dual-stack unless a specific address was asked for: IPv4 clients arrive as
+     * ::ffff:a.b.c.d whatever the sysctl default is. */
+    if (sa->sa_family == AF_INET6)
+        setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &v6, sizeof v6);
+    if (bind(fd, sa, len) < 0 || listen(fd, LISTEN_BACKLOG) < 0) {
         int err = errno;
         close(fd);
         errno = err;
@@ -41,26 +41,67 @@ static int open_family(int family, uint16_t port)
     return fd;
 }
 
-int listener_open(struct listener *ls, uint16_t port, struct conn_ctx *conns)
+int listener_open(struct listener *ls, const char *addr, uint16_t port, bool reuseport)
 {
-    ls->conns = conns;
-    ls->fd = open_family(AF_INET6, port);
-    if (ls->fd < 0 && (errno == EAFNOSUPPORT || errno == EADDRNOTAVAIL)) {
-        log_info("IPv6 unavailable (%s); listening on IPv4 only", strerror(errno));
-        ls->fd = open_family(AF_INET, port);
+    struct sockaddr_in6 a6 = { .sin6_family = AF_INET6, .sin6_port = htons(port), .sin6_addr = in6addr_any };
+    struct sockaddr_in a4 = { .sin_family = AF_INET, .sin_port = htons(port), .sin_addr.s_addr = htonl(INADDR_ANY) };
+    ls->paused = false;
+    ls->loop = NULL;
+    ls->spare_fd = -1;
+    if (addr && inet_pton(AF_INET, addr, &a4.sin_addr) == 1) {
+        snprintf(ls->name, sizeof ls->name, "%s:%u", addr, port);
+        ls->fd = open_bound((struct sockaddr *)&a4, sizeof a4, false, reuseport);
+    } else if (addr && inet_pton(AF_INET6, addr, &a6.sin6_addr) == 1) {
+        snprintf(ls->name, sizeof ls->name, "[%s]:%u", addr, port);
+        ls->fd = open_bound((struct sockaddr *)&a6, sizeof a6, true, reuseport);
+    } else {
+        snprintf(ls->name, sizeof ls->name, "[::]:%u", port);
+        ls->fd = open_bound((struct sockaddr *)&a6, sizeof a6, false, reuseport);
+        if (ls->fd < 0 && (errno == EAFNOSUPPORT || errno == EADDRNOTAVAIL)) {
+            log_info("IPv6 unavailable (%s); listening on IPv4 only", strerror(errno));
+            snprintf(ls->name, sizeof ls->name, "0.0.0.0:%u", port);
+            ls->fd = open_bound((struct sockaddr *)&a4, sizeof a4, false, reuseport);
+        }
     }
     if (ls->fd < 0) {
-        log_errno("cannot listen on port %u", port);
+        log_errno("cannot listen on %s", ls->name);
         return -1;
     }
     ls->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
     return 0;
 }
 
+int listener_start(struct listener *ls, struct loop *loop, struct conn_ctx *conns)
+{
+    ls->loop = loop;
+    ls->conns = conns;
+    ls->w.cb = listener_on_event;
+    ls->w.ctx = ls;
+    /* Level-triggered: a connection left in the queue (at the cap) is reported again. */
+    return loop_add(loop, ls->fd, EPOLLIN, &ls->w);
+}
+
+void listener_pause(struct listener *ls, bool paused)
+{
+    static _Thread_local time_t last_log;
+    if (ls->fd < 0 || paused == ls->paused)
+        return;
+    ls->paused = paused;
+    loop_mod(ls->loop, ls->fd, paused ? 0 : EPOLLIN, &ls->w);
+    time_t now = time(NULL);
+    if (paused && now != last_log) {  /* once a second at most */
+        last_log = now;
+        log_warn("connection cap reached on %s: new connections wait", ls->name);
+    }
+}
+
 void listener_close(struct listener *ls)
 {
-    if (ls->fd >= 0)
+    if (ls->fd >= 0) {
+        if (ls->loop)
+            loop_del(ls->loop, ls->fd);
         close(ls->fd);
+    }
     if (ls->spare_fd >= 0)
         close(ls->spare_fd);
     ls->fd = ls->spare_fd = -1;
@@ -70,7 +111,7 @@ void listener_close(struct listener *ls)
  * so the client hears a close instead of waiting, and the level-triggered listener stops firing. */
 static void shed_one(struct listener *ls)
 {
-    static time_t last_log;
+    static _Thread_local time_t last_log;
     time_t now = time(NULL);
     if (now != last_log) {  /* once a second at most */
         last_log = now;
@@ -89,9 +130,13 @@ void listener_on_event(void *ctx, uint32_t events)
     struct listener *ls = ctx;
     (void)events;
     for (;;) {
-        int fd = accept4(ls->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        struct sockaddr_storage peer;
+        socklen_t plen = sizeof peer;
+        int fd = accept4(ls->fd, (struct sockaddr *)&peer, &plen, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (fd >= 0) {
-            conn_accept(ls->conns, fd);
+            conn_accept(ls->conns, fd, &peer);
+            if (ls->paused)
+                return;  /* conn_accept reached the cap */
             continue;
         }
         switch (errno) {

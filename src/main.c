@@ -1,29 +1,49 @@
 /* main.c - startup, wiring, and THE event loop.
- * One epoll set carries the listener, every client socket, the AIO eventfd and a signalfd;
- * each registration points at a watcher, so an event costs one indirect call. Connections
- * closed during a batch are freed after it, which makes stale events in the batch harmless.
+ * One epoll set per worker carries its listener, its client sockets, its AIO eventfd and a
+ * notification eventfd (the first worker also holds the signalfd); each registration points at a
+ * watcher, so an event costs one indirect call. Connections closed during a batch are freed after
+ * it, which makes stale events in the batch harmless. Workers share nothing on the request path:
+ * each has its own loop, listening socket (SO_REUSEPORT), AIO context and log buffer.
  * Nothing here knows HTTP. */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
+#include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
+#include <time.h>
 #include <unistd.h>
+#include "accesslog.h"
 #include "conn.h"
 #include "kaio.h"
 #include "listener.h"
 #include "log.h"
 #include "loop.h"
+#include "mime.h"
+#include "options.h"
+#include "serve_dynamic.h"
+#include "timer.h"
 #include "version.h"
 
-#define AWS_PORT 8888
 #define LOOP_MAX_EVENTS 256
+#define RESERVE_FDS 32          /* epoll, eventfds, listeners, logs, the spare: never for clients */
+#define FDS_PER_CONN 2          /* a socket, and the file it sends */
+#define FLUSH_INTERVAL_MS 1000  /* buffered access log lines wait at most this long */
+
+/* ---------------------------------------------------------------- the loop */
 
 int loop_init(struct loop *l)
 {
     l->stop = false;
+    l->now = timer_now();
+    l->longest_us = 0;
     l->epfd = epoll_create1(EPOLL_CLOEXEC);
     if (l->epfd < 0)
         log_errno("epoll_create1");
@@ -43,20 +63,32 @@ int loop_add(struct loop *l, int fd, uint32_t events, struct watcher *w)
     return epoll_ctl(l->epfd, EPOLL_CTL_ADD, fd, &ev);
 }
 
+int loop_mod(struct loop *l, int fd, uint32_t events, struct watcher *w)
+{
+    struct epoll_event ev = { .events = events, .data.ptr = w };
+    return epoll_ctl(l->epfd, EPOLL_CTL_MOD, fd, &ev);
+}
+
 int loop_del(struct loop *l, int fd)
 {
     return epoll_ctl(l->epfd, EPOLL_CTL_DEL, fd, NULL);
 }
 
-/* Waits, dispatches a batch, then frees what the batch closed; until a callback sets stop. */
-static void loop_run(struct loop *l, struct conn_ctx *cc)
+static uint64_t now_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
+}
+
+void loop_run(struct loop *l, const struct loop_hooks *h)
 {
     struct epoll_event evs[LOOP_MAX_EVENTS];
     while (!l->stop) {
-        int n = epoll_wait(l->epfd, evs, LOOP_MAX_EVENTS, -1);
-        if (n < 0) {
-            if (errno == EINTR)
-                continue;
+        int n = epoll_wait(l->epfd, evs, LOOP_MAX_EVENTS, h->timeout(h->ctx));
+        uint64_t start = now_us();
+        l->now = start / 1000;  /* deadlines armed during the batch count from here */
+        if (n < 0 && errno != EINTR) {
             log_errno("epoll_wait");
             return;
         }
@@ -64,87 +96,342 @@ static void loop_run(struct loop *l, struct conn_ctx *cc)
             struct watcher *w = evs[i].data.ptr;
             w->cb(w->ctx, evs[i].events);
         }
-        conn_reap(cc);
+        h->after_batch(h->ctx);
+        uint64_t took = now_us() - start;
+        if (took > l->longest_us)
+            l->longest_us = took;
     }
 }
 
-struct signals {
-    int fd;
-    struct loop *loop;
+/* ---------------------------------------------------------------- workers */
+
+struct worker {
+    int id;
+    struct loop loop;
+    struct kaio kaio;
+    struct listener ls;
+    struct conn_ctx cc;
+    struct watcher aio_w, note_w, sig_w;
+    int note_fd;                /* eventfd: "look at stop_level" */
+    pthread_t thread;
+    uint64_t drain_deadline;    /* ms; 0 while not shutting down */
+    uint64_t next_flush;        /* ms; 0 while the access log buffer is empty */
+    struct accesslog alog;
 };
 
-/* loop_cb for the signalfd: SIGINT or SIGTERM ends the loop. */
-static void on_signal(void *ctx, uint32_t events)
+static struct options opt;
+static struct accesslog_file alog_file = { .fd = -1 };
+static struct worker **workers;
+static int nworkers;
+static int sig_fd = -1;
+static atomic_int stop_level;   /* 0 serving, 1 finishing responses, 2 exit now */
+
+static int worker_timeout(void *ctx)
 {
-    struct signals *s = ctx;
-    struct signalfd_siginfo si;
+    struct worker *w = ctx;
+    w->loop.now = timer_now();
+    int t = conn_next_timeout(&w->cc);
+    uint64_t extra[] = { w->next_flush, w->drain_deadline };
+    for (size_t i = 0; i < sizeof extra / sizeof extra[0]; i++) {
+        if (!extra[i])
+            continue;
+        int until = extra[i] > w->loop.now ? (int)(extra[i] - w->loop.now) : 0;
+        if (t < 0 || until < t)
+            t = until;
+    }
+    return t;
+}
+
+static void worker_after_batch(void *ctx)
+{
+    struct worker *w = ctx;
+    conn_reap(&w->cc);
+    conn_expire(&w->cc);
+    conn_reap(&w->cc);
+    if (w->alog.len && !w->next_flush) {
+        w->next_flush = w->loop.now + FLUSH_INTERVAL_MS;
+    } else if (w->next_flush && w->loop.now >= w->next_flush) {
+        accesslog_flush(&w->alog);
+        w->next_flush = 0;
+    }
+    if (w->drain_deadline && (!w->cc.live || w->loop.now >= w->drain_deadline))
+        w->loop.stop = true;  /* every response is done, or the grace period is over */
+}
+
+/* The connection cap was reached (full) or left: stop or resume accepting. */
+static void worker_on_limit(void *ctx, bool full)
+{
+    struct worker *w = ctx;
+    listener_pause(&w->ls, full);
+}
+
+/* loop_cb for the notification eventfd: applies the shutdown level. */
+static void worker_on_note(void *ctx, uint32_t events)
+{
+    struct worker *w = ctx;
+    uint64_t count;
     (void)events;
-    while (read(s->fd, &si, sizeof si) == (ssize_t)sizeof si) {
-        log_info("%s received: shutting down", strsignal((int)si.ssi_signo));
-        s->loop->stop = true;
+    if (read(w->note_fd, &count, sizeof count) < 0 && errno != EAGAIN)
+        log_errno("read eventfd");
+    int level = atomic_load(&stop_level);
+    if (level >= 2 || (level == 1 && opt.shutdown_timeout_ms == 0)) {
+        w->loop.stop = true;
+    } else if (level == 1 && !w->drain_deadline) {
+        listener_close(&w->ls);  /* new connections are refused from now on */
+        conn_drain(&w->cc);
+        w->drain_deadline = w->loop.now + opt.shutdown_timeout_ms;
     }
 }
 
-/* SIGINT/SIGTERM arrive as a readable fd in the epoll set, never as an interruption. */
-static int signals_open(struct signals *s, struct loop *loop)
+static void notify_workers(void)
+{
+    uint64_t one = 1;
+    for (int i = 0; i < nworkers; i++)
+        if (write(workers[i]->note_fd, &one, sizeof one) < 0)
+            log_errno("write eventfd");
+}
+
+/* ---------------------------------------------------------------- signals and logs */
+
+/* Points stderr at --error-log FILE (again, after rotation). */
+static int open_error_log(void)
+{
+    if (!opt.error_log || strcmp(opt.error_log, "-") == 0)
+        return 0;
+    int fd = open(opt.error_log, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+    if (fd < 0) {
+        log_errno("cannot open error log %s", opt.error_log);
+        return -1;
+    }
+    dup2(fd, STDERR_FILENO);  /* atomic: no thread ever sees stderr closed */
+    close(fd);
+    return 0;
+}
+
+/* loop_cb for the signalfd: SIGTERM/SIGINT shut down (twice: at once), SIGUSR1 reopens logs. */
+static void on_signal(void *ctx, uint32_t events)
+{
+    struct signalfd_siginfo si;
+    (void)ctx;
+    (void)events;
+    while (read(sig_fd, &si, sizeof si) == (ssize_t)sizeof si) {
+        if (si.ssi_signo == SIGUSR1) {
+            open_error_log();
+            accesslog_file_reopen(&alog_file);
+            log_info("SIGUSR1: logs reopened");
+            continue;
+        }
+        int level = atomic_load(&stop_level) + 1;
+        atomic_store(&stop_level, level > 2 ? 2 : level);
+        if (level == 1)
+            log_info("%s: finishing responses under way (up to %u ms), accepting no more",
+                     strsignal((int)si.ssi_signo), opt.shutdown_timeout_ms);
+        else
+            log_info("%s again: exiting now", strsignal((int)si.ssi_signo));
+        notify_workers();
+    }
+}
+
+/* SIGINT/SIGTERM/SIGUSR1 arrive as a readable fd in the first worker's epoll set; every
+ * thread inherits the blocked mask, so none is ever interrupted by them. */
+static int signals_block(void)
 {
     sigset_t set;
     sigemptyset(&set);
     sigaddset(&set, SIGINT);
     sigaddset(&set, SIGTERM);
-    sigprocmask(SIG_BLOCK, &set, NULL);
+    sigaddset(&set, SIGUSR1);
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
     signal(SIGPIPE, SIG_IGN);  /* a vanished client must be an EPIPE, not our death */
-    s->loop = loop;
-    s->fd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
-    if (s->fd < 0)
+    sig_fd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+    if (sig_fd < 0)
         log_errno("signalfd");
-    return s->fd < 0 ? -1 : 0;
+    return sig_fd < 0 ? -1 : 0;
+}
+
+/* ---------------------------------------------------------------- start and stop */
+
+/* Raises the descriptor limit to the hard one and derives the connection cap from it. */
+static unsigned long connection_cap(long *limit)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max > (1 << 20) ? (1 << 20) : rl.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &rl);
+        getrlimit(RLIMIT_NOFILE, &rl);
+    }
+    *limit = (long)rl.rlim_cur;
+    if (opt.max_connections > 0)
+        return (unsigned long)opt.max_connections;
+    long cap = (*limit - RESERVE_FDS) / FDS_PER_CONN;
+    return cap > 1 ? (unsigned long)cap : 1;
+}
+
+static struct worker *worker_new(int id, int root_fd, unsigned long cap)
+{
+    struct worker *w = calloc(1, sizeof *w);
+    if (!w) {
+        log_errno("calloc worker");
+        return NULL;
+    }
+    w->id = id;
+    w->loop.epfd = w->kaio.efd = w->ls.fd = w->ls.spare_fd = w->note_fd = -1;
+    if (loop_init(&w->loop) < 0 || kaio_init(&w->kaio) < 0 ||
+        listener_open(&w->ls, opt.bind, opt.port, nworkers > 1) < 0)
+        return w;  /* the caller sees ls.fd < 0 and gives up */
+    conn_ctx_init(&w->cc, &w->loop, &w->kaio, &opt, root_fd);
+    w->cc.max_conns = cap;
+    w->cc.on_limit = worker_on_limit;
+    w->cc.limit_ctx = w;
+    if (alog_file.fd >= 0) {
+        accesslog_init(&w->alog, &alog_file);
+        w->cc.alog = &w->alog;
+    }
+    w->note_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    w->aio_w = (struct watcher){ kaio_on_event, &w->kaio };
+    w->note_w = (struct watcher){ worker_on_note, w };
+    w->sig_w = (struct watcher){ on_signal, NULL };
+    if (w->note_fd < 0 || listener_start(&w->ls, &w->loop, &w->cc) < 0 ||
+        loop_add(&w->loop, w->kaio.efd, EPOLLIN, &w->aio_w) < 0 ||
+        loop_add(&w->loop, w->note_fd, EPOLLIN, &w->note_w) < 0 ||
+        (id == 0 && loop_add(&w->loop, sig_fd, EPOLLIN, &w->sig_w) < 0)) {
+        log_errno("setting up worker %d", id);
+        listener_close(&w->ls);
+    }
+    return w;
+}
+
+/* Frees a worker after its loop ended: the AIO context first, since io_destroy waits for reads
+ * still writing into connection buffers. */
+static void worker_free(struct worker *w)
+{
+    listener_close(&w->ls);
+    if (w->kaio.efd >= 0 || w->kaio.ctx)
+        kaio_free(&w->kaio);
+    if (w->cc.loop)
+        conn_close_all(&w->cc);
+    if (w->cc.alog)
+        accesslog_flush(&w->alog);
+    if (w->note_fd >= 0)
+        close(w->note_fd);
+    loop_free(&w->loop);
+    free(w);
+}
+
+static void *worker_main(void *arg)
+{
+    struct worker *w = arg;
+    struct loop_hooks hooks = { worker_timeout, worker_after_batch, w };
+    loop_run(&w->loop, &hooks);
+    return NULL;
+}
+
+static void report_startup(int root_fd, long fd_limit, unsigned long cap)
+{
+    char root[PATH_MAX], direct[160];
+    if (!realpath(opt.root, root))
+        snprintf(root, sizeof root, "%s", opt.root);
+    serve_dynamic_probe(root_fd, direct, sizeof direct);
+    log_info("aws " AWS_VERSION " listening on %s", workers[0]->ls.name);
+    log_info("document root: %s", root);
+    log_info("workers: %d", nworkers);
+    log_info("/dynamic reads: %s", direct);
+    log_info("file descriptors: %ld; connection cap: %lu per worker%s", fd_limit, cap,
+             opt.max_connections ? "" : " (derived from the descriptor limit)");
+}
+
+static void report_exit(void)
+{
+    struct conn_stats sum = { 0 };
+    unsigned long submits = 0, queued = 0;
+    uint64_t longest = 0;
+    for (int i = 0; i < nworkers; i++) {
+        struct worker *w = workers[i];
+        sum.requests += w->cc.stats.requests;
+        sum.bytes_static += w->cc.stats.bytes_static;
+        sum.bytes_dynamic += w->cc.stats.bytes_dynamic;
+        sum.timeouts += w->cc.stats.timeouts;
+        submits += w->kaio.submits;
+        queued += w->kaio.queued;
+        longest = w->loop.longest_us > longest ? w->loop.longest_us : longest;
+    }
+    log_info("exit: %llu requests, %llu body bytes (static %llu, dynamic %llu), %lu AIO reads "
+             "(%lu waited for room), %llu timeouts, longest loop iteration %llu us",
+             sum.requests, sum.bytes_static + sum.bytes_dynamic, sum.bytes_static,
+             sum.bytes_dynamic, submits, queued, sum.timeouts, (unsigned long long)longest);
+}
+
+/* Everything that must succeed before serving; returns the exit status on failure, else 0. */
+static int start(int *root_fd, long *fd_limit, unsigned long *cap)
+{
+    if (opt.quiet && !opt.trace)
+        log_threshold = LOG_WARN;
+    if (open_error_log() < 0 || signals_block() < 0)
+        return 1;
+    if (opt.mime_types && mime_load(opt.mime_types) < 0)
+        return 1;
+    if (opt.access_log && accesslog_file_open(&alog_file, opt.access_log) < 0)
+        return 1;
+    *root_fd = open(opt.root, O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (*root_fd < 0) {
+        log_errno("cannot open document root %s", opt.root);
+        return 1;
+    }
+    *cap = connection_cap(fd_limit);
+    unsigned long per_worker = *cap / (unsigned long)nworkers;
+    *cap = per_worker ? per_worker : 1;
+    workers = calloc((size_t)nworkers, sizeof *workers);
+    if (!workers)
+        return 1;
+    for (int i = 0; i < nworkers; i++) {
+        workers[i] = worker_new(i, *root_fd, *cap);
+        if (!workers[i] || workers[i]->ls.fd < 0)
+            return 1;
+    }
+    return 0;
 }
 
 int main(int argc, char **argv)
 {
-    if (argc > 1) {
-        fprintf(stderr, "usage: %s\nServes ./static and ./dynamic on port %d.\n", argv[0], AWS_PORT);
+    switch (options_parse(&opt, argc, argv)) {
+    case OPTIONS_EXIT:
+        return 0;
+    case OPTIONS_USAGE:
         return 2;
+    case OPTIONS_OK:
+        break;
     }
-    struct loop loop = { .epfd = -1 };
-    struct kaio kaio = { .efd = -1 };
-    struct listener ls = { .fd = -1, .spare_fd = -1 };
-    struct signals sig = { .fd = -1 };
-    struct conn_ctx cc;
-    int rc = 1;
-
-    int root_fd = open(".", O_PATH | O_DIRECTORY | O_CLOEXEC);
-    if (root_fd < 0) {
-        log_errno("cannot open the document root");
-        return 1;
+    nworkers = opt.workers;
+    int root_fd = -1, rc;
+    long fd_limit = 0;
+    unsigned long cap = 0;
+    rc = start(&root_fd, &fd_limit, &cap);
+    if (rc == 0) {
+        report_startup(root_fd, fd_limit, cap);
+        int started = 1;
+        for (; started < nworkers; started++)
+            if (pthread_create(&workers[started]->thread, NULL, worker_main, workers[started]) != 0) {
+                log_err("cannot start worker %d", started);
+                break;
+            }
+        worker_main(workers[0]);
+        if (atomic_load(&stop_level) == 0) {  /* the first loop failed: end the others too */
+            atomic_store(&stop_level, 2);
+            notify_workers();
+        }
+        for (int i = 1; i < started; i++)
+            pthread_join(workers[i]->thread, NULL);
+        report_exit();
     }
-    if (loop_init(&loop) < 0 || signals_open(&sig, &loop) < 0 || kaio_init(&kaio) < 0)
-        goto out;
-    conn_ctx_init(&cc, &loop, &kaio, NULL, root_fd);
-    if (listener_open(&ls, AWS_PORT, &cc) < 0)
-        goto out;
-
-    struct watcher ls_w = { listener_on_event, &ls };
-    struct watcher aio_w = { kaio_on_event, &kaio };
-    struct watcher sig_w = { on_signal, &sig };
-    if (loop_add(&loop, ls.fd, EPOLLIN, &ls_w) < 0 || loop_add(&loop, kaio.efd, EPOLLIN, &aio_w) < 0 ||
-        loop_add(&loop, sig.fd, EPOLLIN, &sig_w) < 0) {
-        log_errno("epoll_ctl");
-        goto out;
-    }
-    log_info("aws " AWS_VERSION " serving ./static and ./dynamic on port %d", AWS_PORT);
-    loop_run(&loop, &cc);
-    rc = 0;
-    listener_close(&ls);
-    kaio_free(&kaio);  /* waits for reads in flight: only then may their buffers go */
-    conn_close_all(&cc);
-out:
-    listener_close(&ls);
-    kaio_free(&kaio);
-    if (sig.fd >= 0)
-        close(sig.fd);
-    loop_free(&loop);
-    close(root_fd);
+    for (int i = 0; workers && i < nworkers; i++)
+        if (workers[i])
+            worker_free(workers[i]);
+    free(workers);
+    accesslog_file_close(&alog_file);
+    mime_free();
+    if (sig_fd >= 0)
+        close(sig_fd);
+    if (root_fd >= 0)
+        close(root_fd);
     return rc;
 }

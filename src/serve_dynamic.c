@@ -3,11 +3,15 @@
  * disk and the network work at the same time. With O_DIRECT the read goes straight to the
  * device and io_submit never blocks; without it (filesystems that refuse O_DIRECT) the kernel
  * may do a buffered read inside io_submit, which we accept and say once in the log. */
+#include <dirent.h>
 #include <errno.h>
+#include <stdio.h>
+#include <unistd.h>
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include "conn.h"
 #include "log.h"
 #include "serve_dynamic.h"
@@ -166,6 +170,7 @@ enum io_rc serve_dynamic_step(struct conn *c)
                          MSG_NOSIGNAL);
         if (n >= 0) {
             c->file_off += n;
+            c->body_bytes += n;
             continue;
         }
         if (errno == EINTR)
@@ -198,4 +203,43 @@ void serve_dynamic_free(struct conn *c)
     free(d->buf[1].data);
     free(d);
     c->dyn = NULL;
+}
+
+/* Opens the first regular file of dir_fd (which it closes); -1 when there is none. */
+static int first_regular_file(int dir_fd)
+{
+    DIR *d = fdopendir(dir_fd);
+    if (!d) {
+        close(dir_fd);
+        return -1;
+    }
+    int fd = -1;
+    struct dirent *e;
+    while (fd < 0 && (e = readdir(d))) {
+        struct stat st;
+        fd = openat(dirfd(d), e->d_name, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+        if (fd >= 0 && (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode))) {
+            close(fd);
+            fd = -1;
+        }
+    }
+    closedir(d);
+    return fd;
+}
+
+void serve_dynamic_probe(int root_fd, char *out, size_t cap)
+{
+    int dir = openat(root_fd, "dynamic", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    int fd = dir >= 0 ? first_regular_file(dir) : -1;
+    if (fd < 0) {
+        snprintf(out, cap, "O_DIRECT where the filesystem allows it (no file in dynamic/ to try)");
+        return;
+    }
+    int fl = fcntl(fd, F_GETFL);
+    if (fl >= 0 && fcntl(fd, F_SETFL, fl | O_DIRECT) == 0)
+        snprintf(out, cap, "O_DIRECT (the filesystem accepts it: AIO reads never block the loop)");
+    else
+        snprintf(out, cap, "buffered (O_DIRECT refused: %s; AIO reads may block the loop)",
+                 strerror(errno));
+    close(fd);
 }

@@ -15,8 +15,10 @@ enum io_rc serve_static_step(struct conn *c)
         off_t left = c->file_end - c->file_off;
         size_t want = left < STATIC_SENDFILE_CAP ? (size_t)left : STATIC_SENDFILE_CAP;
         ssize_t n = sendfile(c->fd, c->file_fd, &c->file_off, want);  /* advances file_off */
-        if (n > 0)
+        if (n > 0) {
+            c->body_bytes += n;
             continue;
+        }
         if (n == 0) {
             /* End of file before Content-Length: the file shrank. Closing is the only honest
              * way to tell the client its body is short. */
