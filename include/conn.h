@@ -96,6 +96,7 @@ struct conn {
     size_t rlen;                 /* unparsed bytes in rbuf */
     char rbuf[CONN_RBUF_BYTES];
     size_t hlen, hoff;           /* hbuf bytes to send, and already sent */
+    size_t page_body;            /* of those, the body of an error page (for the access log) */
     char hbuf[CONN_HBUF_BYTES];
     enum conn_body body;
     int file_fd;                 /* the file being sent, or -1 */

@@ -37,6 +37,12 @@ enum req_hdr {
     REQ_HDR_COUNT
 };
 
+/* The scan of chunked framing that runs ahead of http-parser. */
+enum chunk_state {
+    CHUNK_SIZE, CHUNK_EXT, CHUNK_SIZE_LF, CHUNK_DATA, CHUNK_DATA_CR, CHUNK_DATA_LF,
+    CHUNK_TRAILER, CHUNK_TRAILER_LINE, CHUNK_TRAILER_LF, CHUNK_END_LF, CHUNK_DONE
+};
+
 struct req_text {
     uint16_t off, len;  /* into req.text */
     uint8_t count;      /* how many times the header appeared */
@@ -54,7 +60,12 @@ struct req {
     bool in_value;              /* the last callback was a header value */
     bool line_seen, line_done;  /* request line: begun (past leading CRLFs), ended */
     bool scan_done;             /* the raw scan reached the blank line ending the head */
+    bool after_cr;              /* the last head byte scanned was a CR */
     unsigned short line_len;    /* bytes other than CR on the current header line */
+    unsigned short line_len_was;
+    enum chunk_state chunk;     /* where the chunked framing scan is */
+    unsigned chunk_digits;
+    uint64_t chunk_left;        /* chunk size being read, then data bytes still to come */
     unsigned char ver_len;
     char ver[9];                /* the request line's last token so far: "HTTP/1.1" */
     struct req_text *open;      /* the URL or kept value being appended, or NULL */

@@ -106,7 +106,7 @@ void conn_accept(struct conn_ctx *cc, int fd, const struct sockaddr_storage *pee
     c->state = CONN_READ_REQUEST;
     c->keep_alive = c->peer_eof = false;
     c->status = 0;
-    c->rlen = c->hlen = c->hoff = 0;
+    c->rlen = c->hlen = c->hoff = c->page_body = 0;
     c->body = BODY_NONE;
     c->file_fd = -1;
     c->dynamic = false;
@@ -330,8 +330,11 @@ static enum io_rc send_header(struct conn *c)
         else if (errno != EINTR)
             return io_rc_from_errno(errno, "send");
     }
-    if (!more)
+    if (!more) {
+        c->body_bytes += (long long)c->page_body;
+        c->page_body = 0;
         return finish_response(c);
+    }
     if (mp && !mp->in_part) {  /* the response head went out: now the first part's */
         mp->in_part = true;
         next_part_head(c);

@@ -48,6 +48,8 @@ static void plan_page(struct conn *c, int status, bool keep_alive, const char *e
     bool head_only = c->req.head_done && c->req.method == REQ_HEAD;
     c->hlen = resp_error(c->hbuf, sizeof c->hbuf, status, c->keep_alive, head_only, extra);
     c->hoff = 0;
+    const char *end = memmem(c->hbuf, c->hlen, "\r\n\r\n", 4);
+    c->page_body = end ? c->hlen - (size_t)(end + 4 - c->hbuf) : 0;
 }
 
 void route_error(struct conn *c, int status, bool keep_alive, const char *why, const char *extra)
@@ -70,6 +72,7 @@ static void plan_head(struct conn *c, int status, off_t length, const char *type
     c->status = status;
     c->hlen = resp_head(c->hbuf, sizeof c->hbuf, &rs);
     c->hoff = 0;
+    c->page_body = 0;
 }
 
 static struct cond_value header_value(const struct req *r, enum req_hdr h)

@@ -7,8 +7,12 @@ At teardown the server gets SIGTERM and must exit 0; its stderr may hold only `a
 lines (plus, under valgrind, its own `==PID==` and `--PID--` lines), and no `aws: error:`
 line that a test did not announce with server.expect_error().
 Set AWS_STDERR_COPY=FILE to keep a copy of the server's stderr after the run.
+running_server() does all of this for any argument list and port; test_flags_http.py uses it
+for a second server started with options.
 """
 
+import contextlib
+import gzip
 import hashlib
 import os
 import re
@@ -90,14 +94,66 @@ def make_content(tmp):
         os.symlink("../../outside_secret.txt", d / "rel_evil")   # from root/<d>/ to tmp/
         os.mkfifo(d / "fifo")
     assert (static / "rel_evil").read_bytes() == secret        # the link really escapes
+    for d in (static, dynamic):
+        make_feature_content(d, pool)
     return root, secret
 
 
-def _accepts(family, addr):
+# One file per extension whose Content-Type the server must know (test_http_features.py).
+TYPE_EXTS = ["html", "htm", "css", "js", "mjs", "json", "map", "xml", "txt", "md", "csv", "svg",
+             "png", "jpg", "jpeg", "gif", "webp", "avif", "ico", "bmp", "woff", "woff2", "ttf",
+             "otf", "wasm", "pdf", "zip", "gz", "tar", "mp3", "ogg", "wav", "mp4", "webm", "mov",
+             "zzqx"]
+# What a directory listing of listdir/ must show: names (dirs end in '/') and file sizes.
+LISTDIR_FILES = {"Zed.txt": 3, "a&b<c>.txt": 12345, "50% off.txt": 7, "caf\u00e9.txt": 1,
+                 "b dir/inside.txt": 9}
+LISTDIR_HIDDEN = [".hidden", ".git/config"]
+
+
+def brotli_stored(data):
+    """A valid brotli stream (RFC 7932) holding `data` in uncompressed meta-blocks."""
+    out = bytearray()
+    lead = 1            # the stream starts with one 0 bit: WBITS = 16
+    for i in range(0, len(data), 65536):
+        block = data[i:i + 65536]
+        # Bits from the least significant: ISLAST=0, MNIBBLES=0 (two bits: 4 nibbles),
+        # MLEN-1 (16 bits), ISUNCOMPRESSED=1; zero bits up to the byte; then the raw bytes.
+        bits = ((len(block) - 1) << (lead + 3)) | (1 << (lead + 19))
+        out += bits.to_bytes(3, "little") + block
+        lead = 0
+    # The last meta-block: ISLAST=1, ISLASTEMPTY=1 (after the WBITS bit if it is the only one).
+    out.append(0b11 << lead)
+    return bytes(out)
+
+
+def make_feature_content(d, pool):
+    """Files for types, directory indexes, listings and precompressed variants under `d`."""
+    (d / "types").mkdir()
+    for ext in TYPE_EXTS:
+        _write(d / "types" / ("t." + ext), ("content of a .%s file in %s\n" % (ext, d.name)).encode())
+    (d / "withindex").mkdir()
+    _write(d / "withindex" / "index.html", ("<!doctype html>\n<p>index of %s/withindex</p>\n"
+                                             % d.name).encode())
+    _write(d / "withindex" / "other.txt", b"not the index\n")
+    for name, size in LISTDIR_FILES.items():
+        p = d / "listdir" / name
+        p.parent.mkdir(parents=True, exist_ok=True)
+        _write(p, bytes(pool[size:size + size]))
+    for name in LISTDIR_HIDDEN:
+        p = d / "listdir" / name
+        p.parent.mkdir(parents=True, exist_ok=True)
+        _write(p, b"hidden\n")
+    text = ("precompressed text in %s\n" % d.name).encode() * 40
+    _write(d / "pre.txt", text)
+    _write(d / "pre.txt.gz", gzip.compress(text, mtime=0))
+    _write(d / "pre.txt.br", brotli_stored(text))
+
+
+def _accepts(family, addr, port=PORT):
     s = socket.socket(family, socket.SOCK_STREAM)
     s.settimeout(0.5)
     try:
-        s.connect((addr, PORT))
+        s.connect((addr, port))
         return True
     except OSError:
         return False
@@ -105,35 +161,37 @@ def _accepts(family, addr):
         s.close()
 
 
-def _port_busy():
-    if _accepts(socket.AF_INET, "127.0.0.1"):
+def _port_busy(port=PORT):
+    if _accepts(socket.AF_INET, "127.0.0.1", port):
         return True
-    out = subprocess.run(["ss", "-tlnH", "sport = :%d" % PORT], capture_output=True, text=True)
+    out = subprocess.run(["ss", "-tlnH", "sport = :%d" % port], capture_output=True, text=True)
     return bool(out.stdout.strip())
 
 
-def server_command():
+def server_command(args=()):
     aws = REPO / "aws"
     if not os.access(aws, os.X_OK):
         pytest.exit("%s does not exist or is not executable; run make first" % aws, returncode=3)
     env = dict(os.environ)
     env.pop("LD_PRELOAD", None)
     if MODE == "plain":
-        return [str(aws)], env
+        return [str(aws)] + list(args), env
     if MODE == "preload":
         so = REPO / "sockop_preload.so"
         if not so.is_file():
             pytest.exit("%s does not exist; run make first" % so, returncode=3)
         env["LD_PRELOAD"] = str(so)
-        return [str(aws)], env
+        return [str(aws)] + list(args), env
     return ["valgrind", "--leak-check=full", "--show-leak-kinds=all", "--error-exitcode=123",
-            str(aws)], env
+            str(aws)] + list(args), env
 
 
 class Server:
     """The running server and what tests need to talk about it."""
 
-    def __init__(self, tmp, root, secret, proc, stderr_path, startup):
+    def __init__(self, tmp, root, secret, proc, stderr_path, startup, port=PORT, args=()):
+        self.port = port
+        self.args = list(args)
         self.tmp = tmp
         self.root = root
         self.secret = secret
@@ -152,10 +210,10 @@ class Server:
         return seconds * SLOW
 
     def url(self, path):
-        return "http://127.0.0.1:%d%s" % (PORT, path)
+        return "http://127.0.0.1:%d%s" % (self.port, path)
 
     def conn(self, timeout=10.0, **kw):
-        return httpclient.Conn(timeout=self.t(timeout), **kw)
+        return httpclient.Conn(port=self.port, timeout=self.t(timeout), **kw)
 
     # -- the files on disk --
     def path(self, rel):
@@ -219,7 +277,7 @@ class Server:
         want = set(peer_ports)
         deadline = time.monotonic() + self.t(timeout)
         while True:
-            have = {p for (st, lp, p) in self.tcp_sockets() if st == "ESTAB" and lp == PORT}
+            have = {p for (st, lp, p) in self.tcp_sockets() if st == "ESTAB" and lp == self.port}
             if want <= have:
                 return
             if time.monotonic() > deadline:
@@ -232,7 +290,7 @@ class Server:
         want = set(peer_ports)
         deadline = time.monotonic() + (timeout if MODE != "valgrind" else self.t(timeout))
         while True:
-            left = [(st, p) for (st, lp, p) in self.tcp_sockets() if lp == PORT and p in want]
+            left = [(st, p) for (st, lp, p) in self.tcp_sockets() if lp == self.port and p in want]
             if not left:
                 return
             if time.monotonic() > deadline:
@@ -302,33 +360,45 @@ def stop_server(server, proc, started):
     return rc
 
 
-@pytest.fixture(scope="session")
-def server():
+class UsageError(Exception):
+    """The server exited with status 2 before listening: it rejected its arguments."""
+
+
+@contextlib.contextmanager
+def running_server(args=(), port=PORT):
+    """Generates a fresh root, runs ./aws `args` in it (in AWS_MODE) until it accepts on `port`,
+    yields the Server; afterwards stops it (SIGTERM, exit 0) and checks its stderr (and
+    valgrind's verdict). Raises UsageError if the server exits with status 2 at start-up."""
     if MODE not in MODES:
         pytest.exit("AWS_MODE=%r; expected one of %s" % (MODE, ", ".join(MODES)), returncode=3)
-    cmd, env = server_command()
+    cmd, env = server_command(args)
     with tempfile.TemporaryDirectory(prefix="aws-it-") as tmpname:
         tmp = Path(tmpname)
         root, secret = make_content(tmp)
-        if _port_busy():
+        if _port_busy(port):
             pytest.exit("port %d is already in use (another server running?); "
-                        "stop it and rerun" % PORT, returncode=3)
+                        "stop it and rerun" % port, returncode=3)
         stderr_path = tmp / "aws.stderr"
         stdout_path = tmp / "aws.stdout"
         with open(stderr_path, "wb") as err, open(stdout_path, "wb") as out:
             t0 = time.monotonic()
             proc = subprocess.Popen(cmd, cwd=root, env=env, stdin=subprocess.DEVNULL,
                                     stdout=out, stderr=err, start_new_session=True)
-        server = Server(tmp, root, secret, proc, stderr_path, None)
+        server = Server(tmp, root, secret, proc, stderr_path, None, port, args)
         started = False
         try:
-            while not _accepts(socket.AF_INET, "127.0.0.1"):
+            while not _accepts(socket.AF_INET, "127.0.0.1", port):
                 if proc.poll() is not None:
+                    if proc.returncode == 2:
+                        first = [l for l in server.stderr_text().splitlines()
+                                 if not VALGRIND_LINE.match(l)][:2]
+                        raise UsageError("`aws %s` exited with status 2: %s"
+                                         % (" ".join(args), " / ".join(first)))
                     pytest.fail("server exited with %d before listening:\n%s"
                                 % (proc.returncode, server.stderr_tail()))
                 if time.monotonic() - t0 > START_LIMIT:
                     pytest.fail("server not accepting on 127.0.0.1:%d within %.1f s of spawn\n%s"
-                                % (PORT, START_LIMIT, server.stderr_tail()))
+                                % (port, START_LIMIT, server.stderr_tail()))
                 time.sleep(0.01)
             server.startup_seconds = time.monotonic() - t0
             started = True
@@ -336,7 +406,8 @@ def server():
         finally:
             rc = stop_server(server, proc, started)
         if os.environ.get("AWS_STDERR_COPY"):
-            shutil.copyfile(stderr_path, os.environ["AWS_STDERR_COPY"])
+            copy = os.environ["AWS_STDERR_COPY"]
+            shutil.copyfile(stderr_path, copy if port == PORT else "%s.%d" % (copy, port))
         problems = []
         if rc != 0:
             problems.append("server exit status %r after SIGTERM (want 0)\n%s"
@@ -347,6 +418,12 @@ def server():
             except AssertionError as e:
                 problems.append(str(e))
         assert not problems, "\n\n".join(problems)
+
+
+@pytest.fixture(scope="session")
+def server():
+    with running_server() as srv:
+        yield srv
 
 
 def file_sha(path):

@@ -67,6 +67,10 @@ static const struct valid_case valid_cases[] = {
     { "delete", "DELETE /d HTTP/1.1\r\nHost: d\r\n\r\n", REQ_OTHER, "/d", 1, 1, true, "d" },
     { "options", "OPTIONS * HTTP/1.1\r\nHost: o\r\n\r\n", REQ_OPTIONS, "*", 1, 1, true, "o" },
     { "empty-host", "GET /e HTTP/1.1\r\nHost:\r\n\r\n", REQ_GET, "/e", 1, 1, true, "" },
+    { "chunk-ext-and-trailer",
+      "POST /t HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n"
+      "5;name=value\r\nhello\r\nA\r\n0123456789\r\n0\r\nX-Trailer: 1\r\n\r\n",
+      REQ_OTHER, "/t", 1, 1, true, "t" },
     { "te-gzip-chunked",
       "POST /z HTTP/1.1\r\nHost: z\r\nTransfer-Encoding: gzip, chunked\r\n\r\n0\r\n\r\n",
       REQ_OTHER, "/z", 1, 1, true, "z" },
@@ -508,6 +512,12 @@ static const struct error_case error_cases[] = {
     { "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n", 400 },
     { "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: foo, chunked\r\n\r\n0\r\n\r\n", 501 },
     { "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: foo\r\n\r\n", 501 },
+    /* Found by fuzzing: the lenient parser skips a missing CRLF after chunk data, and takes a
+     * CR at the start of a line as the end of the head; both would desynchronise framing. */
+    { "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhelloXY0\r\n\r\n", 400 },
+    { "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n5\nhello\r\n0\r\n\r\n", 400 },
+    { "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n", 400 },
+    { "GET / HTTP/1.1\r\nHost: a\r\n\rGET /x HTTP/1.1\r\nHost: a\r\n\r\n", 400 },
 };
 
 static void test_errors_however_split(void **state)
