@@ -38,6 +38,9 @@ void kaio_free(struct kaio *k);
 int kaio_submit_read(struct kaio *k, struct kaio_job *job, int fd, void *buf, size_t len, off_t off);
 /* Forgets a queued job that never reached the kernel; returns whether it was queued. */
 bool kaio_cancel_queued(struct kaio *k, struct kaio_job *job);
+/* Retries jobs io_submit had no room for. Completions retry too; this covers an EAGAIN with
+ * nothing in flight (aio-max-nr used up system-wide), which no completion would ever end. */
+void kaio_retry(struct kaio *k);
 /* loop_cb for the eventfd: reaps every completion and calls its job's done(). */
 void kaio_on_event(void *ctx, uint32_t events);
 

@@ -106,6 +106,11 @@ int kaio_submit_read(struct kaio *k, struct kaio_job *job, int fd, void *buf, si
     return rc;
 }
 
+void kaio_retry(struct kaio *k)
+{
+    flush_queue(k);
+}
+
 bool kaio_cancel_queued(struct kaio *k, struct kaio_job *job)
 {
     struct kaio_job **pp = &k->queue_head, *prev = NULL;

@@ -36,6 +36,7 @@
 #define RESERVE_FDS 32          /* epoll, eventfds, listeners, logs, the spare: never for clients */
 #define FDS_PER_CONN 2          /* a socket, and the file it sends */
 #define FLUSH_INTERVAL_MS 1000  /* buffered access log lines wait at most this long */
+#define AIO_RETRY_MS 10         /* how soon reads io_submit refused are tried again */
 
 /* ---------------------------------------------------------------- the loop */
 
@@ -139,12 +140,16 @@ static int worker_timeout(void *ctx)
         if (t < 0 || until < t)
             t = until;
     }
+    if (w->kaio.queue_head && (t < 0 || t > AIO_RETRY_MS))
+        t = AIO_RETRY_MS;
     return t;
 }
 
 static void worker_after_batch(void *ctx)
 {
     struct worker *w = ctx;
+    if (w->kaio.queue_head)
+        kaio_retry(&w->kaio);
     conn_reap(&w->cc);
     conn_expire(&w->cc);
     conn_reap(&w->cc);
