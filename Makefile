@@ -13,13 +13,14 @@ HDRS    := $(wildcard include/*.h)
 # Debian packages: what building needs, and what the tests need on top.
 RUN_PKGS  = gcc make libc6-dev libaio-dev libhttp-parser-dev
 TEST_PKGS = $(RUN_PKGS) libcmocka-dev curl wget netcat-openbsd valgrind iproute2 procps \
-            python3 python3-pytest
+            python3 python3-pytest util-linux $(FUZZ_PKGS)
 SUDO     := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 PREFIX  ?= /usr/local
 DESTDIR ?=
 
-.PHONY: all run check test unit integration deps-run deps-test install uninstall clean
+.PHONY: all run check test unit integration deps-run deps-test install uninstall clean \
+        deps-fuzz fuzz fuzz-long check-asan bench
 
 all: aws sockop_preload.so
 
@@ -68,8 +69,10 @@ $(BUILD)/tests/%: tests/unit/%.c $(OBJS) | $(BUILD)
 
 unit: $(UNIT_TESTS)
 
+# Unit tests, the integration suite plain / preloaded / under valgrind / against an
+# ASan+UBSan build, and a short run of every fuzzer; one closing line for all of it.
 check: deps-test
-	$(MAKE) all unit
+	$(MAKE) all unit $(ASAN_BUILD)/aws
 	tests/run.sh
 
 test: check
@@ -85,6 +88,40 @@ uninstall:
 	rm -f $(DESTDIR)$(PREFIX)/bin/aws $(DESTDIR)$(PREFIX)/lib/aws/sockop_preload.so \
 		$(DESTDIR)$(PREFIX)/share/man/man1/aws.1
 	-rmdir $(DESTDIR)$(PREFIX)/lib/aws
+
+# wrk against aws, nginx, lighttpd and h2o in one run; see bench/README.md.
+bench: all
+	bench/run.sh
+
+# Fuzzing: clang-14 + libFuzzer. tests/fuzz/run.sh builds build/fuzz/, replays
+# tests/fuzz/regressions/, then fuzzes each target for N seconds.
+FUZZ_PKGS = clang-14 libclang-rt-14-dev libhttp-parser-dev
+
+deps-fuzz:
+	$(call install_missing,$(FUZZ_PKGS))
+
+fuzz: deps-fuzz
+	tests/fuzz/run.sh 20
+
+fuzz-long: deps-fuzz
+	tests/fuzz/run.sh 600
+
+# ./aws with ASan+UBSan in its own build directory, driven by the integration suite.
+ASAN_BUILD  = $(BUILD)/asan
+ASAN_FLAGS  = -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
+ASAN_OBJS  := $(SRCS:src/%.c=$(ASAN_BUILD)/%.o)
+
+$(ASAN_BUILD)/%.o: src/%.c $(HDRS)
+	@mkdir -p $(ASAN_BUILD)
+	$(CC) $(CFLAGS) $(ASAN_FLAGS) -c -o $@ $<
+
+$(ASAN_BUILD)/aws: $(ASAN_OBJS)
+	$(CC) $(ASAN_FLAGS) -o $@ $(ASAN_OBJS) $(LDLIBS)
+
+check-asan: deps-test
+	$(MAKE) all $(ASAN_BUILD)/aws
+	ASAN_OPTIONS=detect_leaks=1:halt_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
+	AWS_BIN=$(CURDIR)/$(ASAN_BUILD)/aws tests/integration/run.sh plain
 
 clean:
 	rm -rf $(BUILD) aws sockop_preload.so

@@ -91,6 +91,7 @@ struct conn {
     long long body_bytes;        /* body bytes sent for the response under way */
     bool keep_alive;             /* reuse the connection after this response */
     bool peer_eof;               /* the client shut down its sending side */
+    bool readable;               /* no recv has said EAGAIN since the last EPOLLIN edge */
     int status;                  /* of the response under way */
     struct req req;
     size_t rlen;                 /* unparsed bytes in rbuf */

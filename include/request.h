@@ -40,7 +40,8 @@ enum req_hdr {
 /* The scan of chunked framing that runs ahead of http-parser. */
 enum chunk_state {
     CHUNK_SIZE, CHUNK_EXT, CHUNK_SIZE_LF, CHUNK_DATA, CHUNK_DATA_CR, CHUNK_DATA_LF,
-    CHUNK_TRAILER, CHUNK_TRAILER_LINE, CHUNK_TRAILER_LF, CHUNK_END_LF, CHUNK_DONE
+    CHUNK_TRAILER, CHUNK_TRAILER_NAME, CHUNK_TRAILER_LINE, CHUNK_TRAILER_LF, CHUNK_END_LF,
+    CHUNK_DONE
 };
 
 struct req_text {
@@ -61,6 +62,7 @@ struct req {
     bool line_seen, line_done;  /* request line: begun (past leading CRLFs), ended */
     bool scan_done;             /* the raw scan reached the blank line ending the head */
     bool after_cr;              /* the last head byte scanned was a CR */
+    bool chunked;               /* the body is chunked (known once the head is done) */
     unsigned short line_len;    /* bytes other than CR on the current header line */
     unsigned short line_len_was;
     enum chunk_state chunk;     /* where the chunked framing scan is */

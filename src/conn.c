@@ -105,6 +105,7 @@ void conn_accept(struct conn_ctx *cc, int fd, const struct sockaddr_storage *pee
     c->fd = fd;
     c->state = CONN_READ_REQUEST;
     c->keep_alive = c->peer_eof = false;
+    c->readable = true;
     c->status = 0;
     c->rlen = c->hlen = c->hoff = c->page_body = 0;
     c->body = BODY_NONE;
@@ -240,13 +241,19 @@ static enum io_rc read_request(struct conn *c)
         }
         if (c->peer_eof)
             return IO_CLOSED;  /* the client left with no (whole) request pending */
+        if (!c->readable)
+            return IO_AGAIN;  /* edge-triggered: nothing new since the last EAGAIN, so a recv
+                                 after each keep-alive response would only say EAGAIN again */
         ssize_t n = recv(c->fd, c->rbuf + c->rlen, sizeof c->rbuf - c->rlen, 0);
-        if (n > 0)
+        if (n > 0) {
             c->rlen += (size_t)n;
-        else if (n == 0)
+        } else if (n == 0) {
             c->peer_eof = true;
-        else if (errno != EINTR)
-            return io_rc_from_errno(errno, "recv");
+        } else if (errno != EINTR) {
+            enum io_rc rc = io_rc_from_errno(errno, "recv");
+            c->readable = rc != IO_AGAIN;
+            return rc;
+        }
     }
 }
 
@@ -417,6 +424,8 @@ void conn_on_event(void *ctx, uint32_t events)
     struct conn *c = ctx;
     if (c->state == CONN_CLOSING)
         return;  /* a stale event for a connection closed earlier in this batch */
+    if (events & (EPOLLIN | EPOLLRDHUP))
+        c->readable = true;
     if (events & (EPOLLERR | EPOLLHUP)) {
         conn_close(c);  /* reset, or both directions shut: nothing more can be delivered */
         return;

@@ -210,9 +210,12 @@ size_t range_multipart_tail(char *buf, size_t cap, const char *boundary)
 off_t range_multipart_length(const struct byte_range *r, int n, const char *boundary,
                              const char *type, off_t size)
 {
-    /* Measured with the very formatter that writes the heads, so the two cannot disagree. */
-    off_t total = format_tail(NULL, 0, boundary);
+    /* Measured with the very formatter that writes the heads, so the two cannot disagree.
+     * Summed unsigned: merged ranges never exceed the file, but heads on top of a file near
+     * the off_t limit could; such a total is reported as the limit. */
+    uintmax_t total = (uintmax_t)format_tail(NULL, 0, boundary);
     for (int i = 0; i < n; i++)
-        total += format_head(NULL, 0, boundary, type, &r[i], size) + (r[i].last - r[i].first + 1);
-    return total;
+        total += (uintmax_t)format_head(NULL, 0, boundary, type, &r[i], size) +
+                 (uintmax_t)(r[i].last - r[i].first + 1);
+    return total > (uintmax_t)OFF_T_MAX ? OFF_T_MAX : (off_t)total;
 }

@@ -78,6 +78,8 @@ static void close_text(struct req *r)
 static int on_header_field(http_parser *p, const char *at, size_t n)
 {
     struct req *r = req_of(p);
+    if (r->head_done)
+        return 0;  /* a chunked trailer: never taken for a header */
     close_text(r);  /* the URL, or the previous kept value */
     if (r->in_value) {
         r->in_value = false;
@@ -106,6 +108,13 @@ static int lookup_field(const struct req *r)
 static int on_header_value(http_parser *p, const char *at, size_t n)
 {
     struct req *r = req_of(p);
+    if (r->head_done)
+        return 0;  /* a chunked trailer: never taken for a header */
+    for (size_t i = 0; i < n; i++) {  /* the parser does not check a value's first byte */
+        unsigned char ch = (unsigned char)at[i];
+        if ((ch < ' ' && ch != '\t') || ch == 0x7f)
+            return fail(r, 400, "control character in a header value");
+    }
     if (!r->in_value) {
         r->in_value = true;
         int h = lookup_field(r);
@@ -178,7 +187,10 @@ static int check_transfer_encoding(struct req *r)
             return 501;
         }
     }
-    return chunked_last ? 0 : 400;
+    if (!chunked_last)
+        return 400;
+    r->error = NULL;
+    return 0;
 }
 
 static int on_headers_complete(http_parser *p)
@@ -186,6 +198,8 @@ static int on_headers_complete(http_parser *p)
     struct req *r = req_of(p);
     close_text(r);
     r->head_done = true;
+    /* Kept, not read from the parser later: trailer fields change its flags. */
+    r->chunked = p->flags & F_CHUNKED;
     r->http_major = p->http_major;
     r->http_minor = p->http_minor;
     r->method = p->method == HTTP_GET ? REQ_GET : p->method == HTTP_HEAD ? REQ_HEAD
@@ -244,6 +258,7 @@ void req_init(struct req *r)
     r->line_len = 0;
     r->ver_len = 0;
     r->after_cr = false;
+    r->chunked = false;
     r->chunk = CHUNK_SIZE;
     r->chunk_left = 0;
     r->chunk_digits = 0;
@@ -357,6 +372,13 @@ static int hex_digit(char c)
     return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
 }
 
+/* Control characters other than HTAB: never part of a field line or chunk extension. */
+static bool is_ctl(char c)
+{
+    unsigned char u = (unsigned char)c;
+    return (u < ' ' && u != '\t') || u == 0x7f;
+}
+
 /* One byte of chunked framing outside chunk data (RFC 9112 §7.1); false if malformed. */
 static bool chunk_byte(struct req *r, char c)
 {
@@ -376,7 +398,7 @@ static bool chunk_byte(struct req *r, char c)
     case CHUNK_EXT:
         if (c == '\r')
             r->chunk = CHUNK_SIZE_LF;
-        return c != '\n';
+        return c == '\r' || !is_ctl(c);
     case CHUNK_SIZE_LF:
         r->chunk = r->chunk_left ? CHUNK_DATA : CHUNK_TRAILER;
         return c == '\n';
@@ -387,13 +409,17 @@ static bool chunk_byte(struct req *r, char c)
         r->chunk = CHUNK_SIZE;
         r->chunk_digits = 0;
         return c == '\n';
-    case CHUNK_TRAILER:
-        r->chunk = c == '\r' ? CHUNK_END_LF : CHUNK_TRAILER_LINE;
-        return c != '\n';
+    case CHUNK_TRAILER:  /* a trailer field's name, or the CR of the final CRLF */
+        r->chunk = c == '\r' ? CHUNK_END_LF : CHUNK_TRAILER_NAME;
+        return c == '\r' || is_tchar((unsigned char)c);
+    case CHUNK_TRAILER_NAME:
+        if (c == ':')
+            r->chunk = CHUNK_TRAILER_LINE;
+        return c == ':' || is_tchar((unsigned char)c);
     case CHUNK_TRAILER_LINE:
         if (c == '\r')
             r->chunk = CHUNK_TRAILER_LF;
-        return c != '\n';
+        return c == '\r' || !is_ctl(c);
     case CHUNK_TRAILER_LF:
         r->chunk = CHUNK_TRAILER;
         return c == '\n';
@@ -446,7 +472,7 @@ enum req_rc req_feed(struct req *r, const char *buf, size_t n, size_t *used)
         const char *why = NULL;
         if (!r->scan_done)
             chunk = scan_head(r, buf + total, chunk, &why);
-        else if (r->head_done && (r->parser.flags & F_CHUNKED))
+        else if (r->chunked)
             chunk = scan_chunked(r, buf + total, chunk, &why);
         if (why) {
             r->status = 400;

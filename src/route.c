@@ -151,7 +151,7 @@ static bool plan_multipart(struct conn *c, const struct byte_range *r, int n, co
     mp->type = type;
     range_boundary(mp->boundary);
     off_t length = range_multipart_length(r, n, mp->boundary, type, c->file_size);
-    if (length > 2 * c->file_size) {
+    if (length / 2 > c->file_size) {  /* halved: 2 * size could overflow */
         free(mp);
         return false;
     }

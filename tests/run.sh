@@ -44,5 +44,19 @@ for mode in plain preload valgrind; do
     run_suite "integration/$mode" tests/integration/run.sh "$mode"
 done
 
+# The same suite against the ASan+UBSan build (make check builds it first).
+asan_bin="$repo/$build/asan/aws"
+if [ -x "$asan_bin" ]; then
+    run_suite "integration/asan" env AWS_BIN="$asan_bin" \
+        ASAN_OPTIONS=detect_leaks=1:halt_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
+        tests/integration/run.sh plain
+else
+    echo "FAIL integration/asan (no $asan_bin; run make $build/asan/aws)"
+    failed=$((failed + 1))
+fi
+
+# Every fuzzer replays its regressions and runs briefly (make fuzz-long runs longer).
+run_suite fuzz tests/fuzz/run.sh "${FUZZ_SECONDS:-20}"
+
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

@@ -30,6 +30,8 @@ import httpclient
 
 REPO = Path(__file__).resolve().parents[2]
 MODE = os.environ.get("AWS_MODE", "plain")
+# The server under test: ./aws, or another build of it (make check-asan sets AWS_BIN).
+AWS_BIN = Path(os.environ.get("AWS_BIN") or REPO / "aws")
 MODES = ("plain", "preload", "valgrind")
 PORT = httpclient.PORT
 
@@ -169,7 +171,7 @@ def _port_busy(port=PORT):
 
 
 def server_command(args=()):
-    aws = REPO / "aws"
+    aws = AWS_BIN
     if not os.access(aws, os.X_OK):
         pytest.exit("%s does not exist or is not executable; run make first" % aws, returncode=3)
     env = dict(os.environ)

@@ -146,7 +146,7 @@ class AwsProc:
     def command(self):
         cmd, env = conftest.server_command(self.args)
         if not self.under_valgrind and cmd[0] == "valgrind":
-            cmd = cmd[cmd.index(str(conftest.REPO / "aws")):]
+            cmd = cmd[cmd.index(str(conftest.AWS_BIN)):]
         return self.prefix + cmd, env
 
     def spawn(self):
