@@ -7,6 +7,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <netinet/in.h>
 #include <sys/socket.h>
 #include <sys/types.h>
 #include <time.h>
@@ -19,6 +20,7 @@
 
 #define CONN_RBUF_BYTES 4096   /* recv buffer: holds bytes of the next pipelined request too */
 #define CONN_HBUF_BYTES 2048   /* response head, a multipart part head, or a whole error response */
+#define CONN_POOL_MAX 64       /* idle buffers a loop keeps for reuse instead of freeing */
 
 enum conn_state {
     CONN_READ_REQUEST,   /* waiting for (the rest of) a request */
@@ -40,6 +42,7 @@ struct conn_stats {
     unsigned long long requests;
     unsigned long long bytes_static, bytes_dynamic;  /* body bytes sent */
     unsigned long long timeouts;
+    unsigned long long aio_cached, aio_direct;        /* reads tried on the page cache, on the device */
 };
 
 /* What every connection of one loop shares. */
@@ -60,6 +63,8 @@ struct conn_ctx {
     bool trace;                  /* --trace: log every state transition */
     bool direct_warned;          /* the O_DIRECT fallback was logged */
     struct accesslog *alog;      /* NULL when access logging is off */
+    struct conn_buf *pool;       /* buffers given back by idle connections, for reuse */
+    unsigned pool_len;
     struct conn_stats stats;
 };
 
@@ -76,6 +81,15 @@ struct multipart {
 
 struct dyn_io;
 
+/* What a connection needs only while a request is under way: about 15 KiB that an idle
+ * keep-alive connection gives back to its loop's pool, so idle ones stay small. */
+struct conn_buf {
+    struct conn_buf *next_free;  /* in conn_ctx.pool */
+    struct req req;
+    char rbuf[CONN_RBUF_BYTES];
+    char hbuf[CONN_HBUF_BYTES];
+};
+
 struct conn {
     struct watcher w;            /* the loop calls conn_on_event(conn) */
     struct conn_ctx *cc;
@@ -84,7 +98,12 @@ struct conn {
     int fd;
     enum conn_state state;
     struct timer timer;          /* the one deadline that applies in this state */
-    struct sockaddr_storage peer;
+    union {                      /* the client's address: 28 bytes, not a sockaddr_storage */
+        _Alignas(struct sockaddr_storage) sa_family_t family;
+        struct sockaddr sa;
+        struct sockaddr_in in;
+        struct sockaddr_in6 in6;
+    } peer;
     uint64_t req_start;          /* ms: when the request under way began to arrive */
     time_t req_wall;             /* the same, as wall-clock time for the access log */
     bool req_begun;              /* bytes of the next request have arrived */
@@ -93,12 +112,10 @@ struct conn {
     bool peer_eof;               /* the client shut down its sending side */
     bool readable;               /* no recv has said EAGAIN since the last EPOLLIN edge */
     int status;                  /* of the response under way */
-    struct req req;
-    size_t rlen;                 /* unparsed bytes in rbuf */
-    char rbuf[CONN_RBUF_BYTES];
-    size_t hlen, hoff;           /* hbuf bytes to send, and already sent */
+    struct conn_buf *b;          /* request and reply buffers; NULL while idle */
+    size_t rlen;                 /* unparsed bytes in b->rbuf */
+    size_t hlen, hoff;           /* b->hbuf bytes to send, and already sent */
     size_t page_body;            /* of those, the body of an error page (for the access log) */
-    char hbuf[CONN_HBUF_BYTES];
     enum conn_body body;
     int file_fd;                 /* the file being sent, or -1 */
     bool dynamic;                /* its bytes go through AIO rather than sendfile */

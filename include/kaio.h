@@ -33,9 +33,11 @@ struct kaio {
 int kaio_init(struct kaio *k);
 /* Waits for every read in flight (io_destroy does), then frees the context. */
 void kaio_free(struct kaio *k);
-/* Starts reading len bytes at off from fd into buf; when the kernel has no room the job waits in
- * a queue. Returns 0, or -errno when the read could not be started at all (job->done not called). */
-int kaio_submit_read(struct kaio *k, struct kaio_job *job, int fd, void *buf, size_t len, off_t off);
+/* Starts reading len bytes at off from fd into buf, with RWF_* flags (RWF_NOWAIT: fail with
+ * -EAGAIN rather than wait for the device); when the kernel has no room the job waits in a queue.
+ * Returns 0, or -errno when the read could not be started at all (job->done not called). */
+int kaio_submit_read(struct kaio *k, struct kaio_job *job, int fd, void *buf, size_t len, off_t off,
+                     int rw_flags);
 /* Forgets a queued job that never reached the kernel; returns whether it was queued. */
 bool kaio_cancel_queued(struct kaio *k, struct kaio_job *job);
 /* Retries jobs io_submit had no room for. Completions retry too; this covers an EAGAIN with

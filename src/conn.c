@@ -32,8 +32,8 @@ static void trace(const struct conn *c, enum conn_state s)
 {
     if (c->state == CONN_READ_REQUEST && s == CONN_SEND_HEADER) {
         size_t ulen = 0;
-        const char *url = c->req.url.len ? req_url(&c->req, &ulen) : "-";
-        const char *method = c->req.head_done ? http_method_str(c->req.parser.method) : "-";
+        const char *url = c->b->req.url.len ? req_url(&c->b->req, &ulen) : "-";
+        const char *method = c->b->req.head_done ? http_method_str(c->b->req.parser.method) : "-";
         log_info("#%lu %s -> %s (%s %.*s %d)", c->id, state_names[c->state], state_names[s],
                  method, (int)(ulen > 200 ? 200 : ulen ? ulen : 1), url, c->status);
     } else {
@@ -116,11 +116,11 @@ void conn_accept(struct conn_ctx *cc, int fd, const struct sockaddr_storage *pee
     c->dyn = NULL;
     c->mem = NULL;
     c->mem_len = c->mem_off = 0;
-    c->peer = *peer;
+    memcpy(&c->peer, peer, peer->ss_family == AF_INET ? sizeof c->peer.in : sizeof c->peer.in6);
+    c->b = NULL;
     c->req_begun = false;
     c->body_bytes = 0;
     timer_init(&c->timer);
-    req_init(&c->req);
     /* The head is sent with MSG_MORE, so Nagle only delays the tail of a response. */
     int one = 1;
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
@@ -136,12 +136,46 @@ void conn_accept(struct conn_ctx *cc, int fd, const struct sockaddr_storage *pee
         cc->on_limit(cc->limit_ctx, true);
 }
 
+/* Gives c the buffers a request needs: from the pool, or fresh. */
+static bool buf_acquire(struct conn *c)
+{
+    struct conn_ctx *cc = c->cc;
+    struct conn_buf *b = cc->pool;
+    if (b) {
+        cc->pool = b->next_free;
+        cc->pool_len--;
+    } else if (!(b = malloc(sizeof *b))) {
+        log_errno("#%lu: malloc buffers", c->id);
+        return false;
+    }
+    req_init(&b->req);
+    c->b = b;
+    return true;
+}
+
+/* Takes back an idle connection's buffers (none of their bytes is still wanted). */
+static void buf_release(struct conn *c)
+{
+    struct conn_ctx *cc = c->cc;
+    struct conn_buf *b = c->b;
+    if (!b)
+        return;
+    c->b = NULL;
+    if (cc->pool_len < CONN_POOL_MAX) {
+        b->next_free = cc->pool;
+        cc->pool = b;
+        cc->pool_len++;
+    } else {
+        free(b);
+    }
+}
+
 /* One access log line for the response that is ending (or being cut short). */
 static void log_access(struct conn *c)
 {
-    const struct req *r = &c->req;
+    const struct req *r = &c->b->req;
     struct access_entry e = {
-        .peer = &c->peer, .when = c->req_wall, .status = c->status, .bytes = c->body_bytes,
+        .peer = (const struct sockaddr_storage *)&c->peer, .when = c->req_wall, .status = c->status, .bytes = c->body_bytes,
         .method = r->head_done || r->url.len ? http_method_str(r->parser.method) : "-",
         .http_major = r->head_done ? r->http_major : 1,
         .http_minor = r->head_done ? r->http_minor : 1,
@@ -183,6 +217,7 @@ static void end_response(struct conn *c)
 static void conn_free(struct conn *c)
 {
     end_response(c);
+    buf_release(c);
     free(c);
 }
 
@@ -223,9 +258,9 @@ static enum io_rc read_request(struct conn *c)
             begin_request(c);
         if (c->rlen > 0) {
             size_t used;
-            enum req_rc rc = req_feed(&c->req, c->rbuf, c->rlen, &used);
+            enum req_rc rc = req_feed(&c->b->req, c->b->rbuf, c->rlen, &used);
             c->rlen -= used;
-            memmove(c->rbuf, c->rbuf + used, c->rlen);
+            memmove(c->b->rbuf, c->b->rbuf + used, c->rlen);
             if (rc != REQ_MORE) {
                 timer_disarm(&c->timer);
                 c->req_begun = false;
@@ -233,7 +268,7 @@ static enum io_rc read_request(struct conn *c)
             if (rc == REQ_DONE && !route_request(c))
                 return IO_ERROR;
             if (rc == REQ_ERROR)  /* framing is lost: answer and close */
-                route_error(c, c->req.status, false, c->req.error, NULL);
+                route_error(c, c->b->req.status, false, c->b->req.error, NULL);
             if (rc != REQ_MORE) {
                 set_state(c, CONN_SEND_HEADER);
                 return IO_DONE;
@@ -244,7 +279,9 @@ static enum io_rc read_request(struct conn *c)
         if (!c->readable)
             return IO_AGAIN;  /* edge-triggered: nothing new since the last EAGAIN, so a recv
                                  after each keep-alive response would only say EAGAIN again */
-        ssize_t n = recv(c->fd, c->rbuf + c->rlen, sizeof c->rbuf - c->rlen, 0);
+        if (!c->b && !buf_acquire(c))
+            return IO_ERROR;
+        ssize_t n = recv(c->fd, c->b->rbuf + c->rlen, sizeof c->b->rbuf - c->rlen, 0);
         if (n > 0) {
             c->rlen += (size_t)n;
         } else if (n == 0) {
@@ -252,6 +289,8 @@ static enum io_rc read_request(struct conn *c)
         } else if (errno != EINTR) {
             enum io_rc rc = io_rc_from_errno(errno, "recv");
             c->readable = rc != IO_AGAIN;
+            if (c->rlen == 0 && !c->req_begun)
+                buf_release(c);  /* idle: a waiting connection holds no buffers */
             return rc;
         }
     }
@@ -263,7 +302,10 @@ static enum io_rc finish_response(struct conn *c)
     end_response(c);
     if (!c->keep_alive || c->cc->draining)
         return IO_CLOSED;
-    req_reset(&c->req);
+    if (c->rlen)
+        req_reset(&c->b->req);  /* a pipelined request is already here */
+    else
+        buf_release(c);
     timer_arm(&c->cc->t_keepalive, &c->timer, c->cc->loop->now);  /* until the next request begins */
     set_state(c, CONN_READ_REQUEST);
     return IO_DONE;
@@ -274,10 +316,10 @@ static void next_part_head(struct conn *c)
 {
     struct multipart *mp = c->mp;
     if (mp->next < mp->n) {
-        c->hlen = range_part_head(c->hbuf, sizeof c->hbuf, mp->boundary, mp->type,
+        c->hlen = range_part_head(c->b->hbuf, sizeof c->b->hbuf, mp->boundary, mp->type,
                                   &mp->r[mp->next], c->file_size);
     } else {
-        c->hlen = range_multipart_tail(c->hbuf, sizeof c->hbuf, mp->boundary);
+        c->hlen = range_multipart_tail(c->b->hbuf, sizeof c->b->hbuf, mp->boundary);
         mp->tail_sent = true;
     }
     c->hoff = 0;
@@ -328,7 +370,7 @@ static enum io_rc send_header(struct conn *c)
     /* MSG_MORE holds a short head back so it leaves in one segment with the body's start. */
     int flags = MSG_NOSIGNAL | (more ? MSG_MORE : 0);
     while (c->hoff < c->hlen) {
-        ssize_t n = send(c->fd, c->hbuf + c->hoff, c->hlen - c->hoff, flags);
+        ssize_t n = send(c->fd, c->b->hbuf + c->hoff, c->hlen - c->hoff, flags);
         if (n >= 0) {
             c->hoff += (size_t)n;
             if (mp && mp->in_part)  /* part heads belong to the multipart body */
@@ -459,6 +501,7 @@ void conn_reap(struct conn_ctx *cc)
 
 void conn_close_all(struct conn_ctx *cc)
 {
+    struct conn_buf *b;
     while (cc->live) {
         struct conn *c = cc->live;
         if (c->fd >= 0)
@@ -467,6 +510,11 @@ void conn_close_all(struct conn_ctx *cc)
         conn_free(c);
     }
     conn_reap(cc);
+    while ((b = cc->pool)) {
+        cc->pool = b->next_free;
+        free(b);
+    }
+    cc->pool_len = 0;
 }
 
 /* The head did not arrive in time: 408 if the request had begun, then close. */

@@ -84,9 +84,11 @@ static void flush_queue(struct kaio *k)
     }
 }
 
-int kaio_submit_read(struct kaio *k, struct kaio_job *job, int fd, void *buf, size_t len, off_t off)
+int kaio_submit_read(struct kaio *k, struct kaio_job *job, int fd, void *buf, size_t len, off_t off,
+                     int rw_flags)
 {
     io_prep_pread(&job->iocb, fd, buf, len, off);
+    job->iocb.aio_rw_flags = (unsigned)rw_flags;
     io_set_eventfd(&job->iocb, k->efd);
     job->iocb.data = job;
     if (k->queue_head) {  /* keep submission order behind jobs already waiting */

@@ -356,14 +356,18 @@ static void report_exit(void)
         sum.bytes_static += w->cc.stats.bytes_static;
         sum.bytes_dynamic += w->cc.stats.bytes_dynamic;
         sum.timeouts += w->cc.stats.timeouts;
+        sum.aio_cached += w->cc.stats.aio_cached;
+        sum.aio_direct += w->cc.stats.aio_direct;
         submits += w->kaio.submits;
         queued += w->kaio.queued;
         longest = w->loop.longest_us > longest ? w->loop.longest_us : longest;
     }
     log_info("exit: %llu requests, %llu body bytes (static %llu, dynamic %llu), %lu AIO reads "
-             "(%lu waited for room), %llu timeouts, longest loop iteration %llu us",
+             "(%llu page cache, %llu O_DIRECT, %lu waited for room), %llu timeouts, "
+             "longest loop iteration %llu us",
              sum.requests, sum.bytes_static + sum.bytes_dynamic, sum.bytes_static,
-             sum.bytes_dynamic, submits, queued, sum.timeouts, (unsigned long long)longest);
+             sum.bytes_dynamic, submits, sum.aio_cached, sum.aio_direct, queued, sum.timeouts,
+             (unsigned long long)longest);
 }
 
 /* Everything that must succeed before serving; returns the exit status on failure, else 0. */

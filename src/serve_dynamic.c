@@ -1,8 +1,10 @@
 /* serve_dynamic.c - sends a /dynamic body read with Linux native AIO.
  * Two aligned buffers alternate: one is being sent while the kernel fills the other, so the
- * disk and the network work at the same time. With O_DIRECT the read goes straight to the
- * device and io_submit never blocks; without it (filesystems that refuse O_DIRECT) the kernel
- * may do a buffered read inside io_submit, which we accept and say once in the log. */
+ * disk and the network work at the same time. A read first asks the page cache with
+ * RWF_NOWAIT, which copies cached pages inside io_submit and refuses (-EAGAIN) rather than wait
+ * for the device; on a miss the file switches to O_DIRECT, whose reads go to the device
+ * asynchronously. Either way io_submit never blocks the loop. Filesystems that refuse O_DIRECT
+ * get plain buffered reads, which may block; that is said once in the log. */
 #include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
@@ -12,6 +14,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include "conn.h"
 #include "log.h"
 #include "serve_dynamic.h"
@@ -25,11 +28,14 @@ struct dyn_buf {
     size_t cap;
     off_t off;            /* file offset of data[0], DYN_ALIGN-aligned */
     size_t len;           /* bytes the read returned */
+    bool nowait;          /* the read in flight was asked of the page cache only */
     enum buf_state state;
 };
 
 struct dyn_io {
     struct dyn_buf buf[2];
+    bool direct;          /* the file is in O_DIRECT mode: the page cache missed */
+    bool blocking;        /* O_DIRECT was refused: plain buffered reads */
     int cur;              /* the buffer whose bytes go out next */
     int in_flight;        /* reads submitted or queued, not yet completed */
     off_t next_read;      /* file offset of the next block to read */
@@ -40,10 +46,59 @@ static off_t align_down(off_t x)
     return x & ~(off_t)(DYN_ALIGN - 1);
 }
 
+/* Switches the file to O_DIRECT where the filesystem supports it; false if refused. */
+static bool try_direct(struct conn *c)
+{
+    int fl = fcntl(c->file_fd, F_GETFL);
+    if (fl >= 0 && fcntl(c->file_fd, F_SETFL, fl | O_DIRECT) == 0)
+        return true;
+    if (!c->cc->direct_warned) {
+        c->cc->direct_warned = true;
+        log_warn("O_DIRECT refused (%s): uncached /dynamic reads are buffered and may block the loop",
+                 strerror(errno));
+    }
+    return false;
+}
+
+/* Submits the read of b's block; returns 0 or -errno. */
+static int submit(struct conn *c, struct dyn_buf *b)
+{
+    struct dyn_io *d = c->dyn;
+    b->nowait = !d->direct && !d->blocking;
+    int flags = b->nowait ? RWF_NOWAIT : 0;
+    /* O_DIRECT needs the length aligned too: read whole blocks, a short read marks EOF. */
+    int rc = kaio_submit_read(c->cc->kaio, &b->job, c->file_fd, b->data, b->cap, b->off, flags);
+    if (rc == 0) {
+        if (d->direct)
+            c->cc->stats.aio_direct++;
+        else
+            c->cc->stats.aio_cached++;
+    }
+    return rc;
+}
+
+/* A RWF_NOWAIT read that the page cache could not satisfy (whole): read it from the device.
+ * Returns true when the read is in flight again. */
+static bool retry_uncached(struct conn *c, struct dyn_buf *b, long res)
+{
+    struct dyn_io *d = c->dyn;
+    off_t want = c->file_size - b->off < (off_t)b->cap ? c->file_size - b->off : (off_t)b->cap;
+    bool missed = res == -EAGAIN || res == -EOPNOTSUPP || (res >= 0 && res < want);
+    if (!b->nowait || !missed || c->state == CONN_CLOSING)
+        return false;
+    if (!d->direct && !d->blocking) {  /* the other buffer's read may have switched already */
+        d->direct = try_direct(c);
+        d->blocking = !d->direct;
+    }
+    return submit(c, b) == 0;
+}
+
 static void read_done(struct kaio_job *job, long res)
 {
     struct dyn_buf *b = job->owner;
     struct conn *c = b->c;
+    if (retry_uncached(c, b, res))
+        return;
     if (res < 0) {
         errno = (int)-res;
         log_errno("#%lu: AIO read at %lld", c->id, (long long)b->off);
@@ -61,8 +116,7 @@ static int read_next(struct conn *c, struct dyn_buf *b)
     b->off = d->next_read;
     b->len = 0;
     b->state = BUF_READING;
-    /* O_DIRECT needs the length aligned too: read whole blocks, a short read marks EOF. */
-    int rc = kaio_submit_read(c->cc->kaio, &b->job, c->file_fd, b->data, b->cap, b->off);
+    int rc = submit(c, b);
     if (rc < 0) {
         b->state = BUF_FREE;
         return rc;
@@ -70,19 +124,6 @@ static int read_next(struct conn *c, struct dyn_buf *b)
     d->in_flight++;
     d->next_read += (off_t)b->cap;
     return 0;
-}
-
-/* Switches the file to O_DIRECT where the filesystem supports it. */
-static void try_direct(struct conn *c)
-{
-    int fl = fcntl(c->file_fd, F_GETFL);
-    if (fl >= 0 && fcntl(c->file_fd, F_SETFL, fl | O_DIRECT) == 0)
-        return;
-    if (!c->cc->direct_warned) {
-        c->cc->direct_warned = true;
-        log_warn("O_DIRECT refused (%s): /dynamic reads are buffered and may block the loop",
-                 strerror(errno));
-    }
 }
 
 enum io_rc serve_dynamic_begin(struct conn *c)
@@ -99,7 +140,6 @@ enum io_rc serve_dynamic_begin(struct conn *c)
     size_t cap = span < DYN_BLOCK_BYTES ? (size_t)((span + DYN_ALIGN - 1) & ~(off_t)(DYN_ALIGN - 1))
                                         : DYN_BLOCK_BYTES;
     int nbufs = span > (off_t)cap ? 2 : 1;
-    try_direct(c);
     for (int i = 0; i < nbufs; i++) {
         struct dyn_buf *b = &d->buf[i];
         b->c = c;
@@ -237,9 +277,10 @@ void serve_dynamic_probe(int root_fd, char *out, size_t cap)
     }
     int fl = fcntl(fd, F_GETFL);
     if (fl >= 0 && fcntl(fd, F_SETFL, fl | O_DIRECT) == 0)
-        snprintf(out, cap, "O_DIRECT (the filesystem accepts it: AIO reads never block the loop)");
+        snprintf(out, cap, "page cache with RWF_NOWAIT, O_DIRECT on a miss (AIO reads never "
+                 "block the loop)");
     else
-        snprintf(out, cap, "buffered (O_DIRECT refused: %s; AIO reads may block the loop)",
-                 strerror(errno));
+        snprintf(out, cap, "page cache with RWF_NOWAIT, buffered on a miss (O_DIRECT refused: "
+                 "%s; uncached reads may block the loop)", strerror(errno));
     close(fd);
 }

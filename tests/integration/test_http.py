@@ -512,3 +512,35 @@ def test_client_leaving_mid_file_disturbs_nobody(server, tree, rst):
     resp, digest = httpclient.get_sha256("/%s/%s" % (tree, fname(2 * MIB)), timeout=server.t(30))
     assert resp.status == 200
     assert digest == server.sha("/%s/%s" % (tree, fname(2 * MIB)))
+
+
+# ---------------------------------------------------------------- cold page cache
+
+def evict(path):
+    """Writes the file back and drops its pages, so the next read must go to the device."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+        os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+    finally:
+        os.close(fd)
+
+
+@pytest.mark.parametrize("size", [513, 4097, MIB + 1, 2 * MIB])
+def test_dynamic_reads_with_the_page_cache_evicted(server, size):
+    """/dynamic first asks the page cache (RWF_NOWAIT) and on a miss reads with O_DIRECT:
+    whole files and ranges come out exact either way, cold, then warm."""
+    path = "/dynamic/" + fname(size)
+    want = server.data(path)
+    for cold in (True, False):
+        if cold:
+            evict(server.path(path))
+        resp, sha = httpclient.get_sha256(path, timeout=server.t(10))
+        assert resp.status == 200 and sha == server.sha(path), "cold=%s" % cold
+        if cold:
+            evict(server.path(path))
+        first, last = size // 3, size - 2
+        resp = httpclient.get(path, timeout=server.t(10),
+                              headers=[("Range", "bytes=%d-%d" % (first, last))])
+        assert resp.status == 206, resp.raw_head
+        assert resp.body == want[first:last + 1], "cold=%s" % cold
