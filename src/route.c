@@ -43,19 +43,19 @@ static void add_header(char *extra, size_t *len, const char *fmt, ...)
 static void plan_page(struct conn *c, int status, bool keep_alive, const char *extra)
 {
     c->status = status;
-    c->keep_alive = keep_alive && c->req.keep_alive && !c->peer_eof;
+    c->keep_alive = keep_alive && c->b->req.keep_alive && !c->peer_eof;
     c->body = BODY_NONE;
-    bool head_only = c->req.head_done && c->req.method == REQ_HEAD;
-    c->hlen = resp_error(c->hbuf, sizeof c->hbuf, status, c->keep_alive, head_only, extra);
+    bool head_only = c->b->req.head_done && c->b->req.method == REQ_HEAD;
+    c->hlen = resp_error(c->b->hbuf, sizeof c->b->hbuf, status, c->keep_alive, head_only, extra);
     c->hoff = 0;
-    const char *end = memmem(c->hbuf, c->hlen, "\r\n\r\n", 4);
-    c->page_body = end ? c->hlen - (size_t)(end + 4 - c->hbuf) : 0;
+    const char *end = memmem(c->b->hbuf, c->hlen, "\r\n\r\n", 4);
+    c->page_body = end ? c->hlen - (size_t)(end + 4 - c->b->hbuf) : 0;
 }
 
 void route_error(struct conn *c, int status, bool keep_alive, const char *why, const char *extra)
 {
     size_t ulen = 0;
-    const char *url = c->req.url.len ? req_url(&c->req, &ulen) : "";
+    const char *url = c->b->req.url.len ? req_url(&c->b->req, &ulen) : "";
     log_info("#%lu %d %s: %s%s%.*s", c->id, status, resp_reason(status), why,
              ulen ? ": " : "", (int)(ulen > 200 ? 200 : ulen), url);
     plan_page(c, status, keep_alive, extra);
@@ -70,7 +70,7 @@ static void plan_head(struct conn *c, int status, off_t length, const char *type
         .keep_alive = c->keep_alive, .extra = extra,
     };
     c->status = status;
-    c->hlen = resp_head(c->hbuf, sizeof c->hbuf, &rs);
+    c->hlen = resp_head(c->b->hbuf, sizeof c->b->hbuf, &rs);
     c->hoff = 0;
     c->page_body = 0;
 }
@@ -113,7 +113,7 @@ static double coding_q(struct cond_value ae, const char *coding)
  * the Content-Encoding, or NULL for the file itself. */
 static const char *pick_variant(struct conn *c, const char *path, int *fd, struct stat *st)
 {
-    struct cond_value ae = header_value(&c->req, REQ_HDR_ACCEPT_ENCODING);
+    struct cond_value ae = header_value(&c->b->req, REQ_HDR_ACCEPT_ENCODING);
     if (!ae.ptr)
         return NULL;
     static const struct { const char *coding, *ext; } variants[] = { { "br", "br" }, { "gzip", "gz" } };
@@ -168,9 +168,9 @@ static bool plan_multipart(struct conn *c, const struct byte_range *r, int n, co
 static int plan_ranges(struct conn *c, const char *type, time_t mtime, const char *etag,
                        char *extra, size_t *xlen)
 {
-    struct cond_value range = header_value(&c->req, REQ_HDR_RANGE);
-    struct cond_value if_range = header_value(&c->req, REQ_HDR_IF_RANGE);
-    if (c->req.method != REQ_GET || !range.ptr || !cond_if_range(&if_range, etag, mtime))
+    struct cond_value range = header_value(&c->b->req, REQ_HDR_RANGE);
+    struct cond_value if_range = header_value(&c->b->req, REQ_HDR_IF_RANGE);
+    if (c->b->req.method != REQ_GET || !range.ptr || !cond_if_range(&if_range, etag, mtime))
         return 200;
     /* A date validates only a strong Last-Modified, one at least a second in the past
      * (RFC 9110 §13.1.5, §8.8.2.2): two writes within a second share it. */
@@ -200,7 +200,7 @@ static int plan_ranges(struct conn *c, const char *type, time_t mtime, const cha
  * works while the head goes out. */
 static bool plan_file_body(struct conn *c)
 {
-    if (c->req.method == REQ_HEAD || c->file_off >= c->file_end) {
+    if (c->b->req.method == REQ_HEAD || c->file_off >= c->file_end) {
         close(c->file_fd);
         c->file_fd = -1;
         c->body = BODY_NONE;
@@ -237,10 +237,10 @@ static bool route_file(struct conn *c, int fd, struct stat *st, const char *path
     if (enc)
         add_header(extra, &xlen, "Content-Encoding: %s\r\n", enc);
     struct cond_headers ch = {
-        .if_match = header_value(&c->req, REQ_HDR_IF_MATCH),
-        .if_none_match = header_value(&c->req, REQ_HDR_IF_NONE_MATCH),
-        .if_modified_since = header_value(&c->req, REQ_HDR_IF_MODIFIED_SINCE),
-        .if_unmodified_since = header_value(&c->req, REQ_HDR_IF_UNMODIFIED_SINCE),
+        .if_match = header_value(&c->b->req, REQ_HDR_IF_MATCH),
+        .if_none_match = header_value(&c->b->req, REQ_HDR_IF_NONE_MATCH),
+        .if_modified_since = header_value(&c->b->req, REQ_HDR_IF_MODIFIED_SINCE),
+        .if_unmodified_since = header_value(&c->b->req, REQ_HDR_IF_UNMODIFIED_SINCE),
     };
     int cs = cond_evaluate(&ch, etag, st->st_mtime);
     if (cs) {
@@ -274,7 +274,7 @@ static bool route_file(struct conn *c, int fd, struct stat *st, const char *path
 static void redirect_to_slash(struct conn *c)
 {
     size_t ulen;
-    const char *url = req_url(&c->req, &ulen);
+    const char *url = req_url(&c->b->req, &ulen);
     const char *p = path_origin_form(url, ulen), *end = url + ulen;
     const char *q = p;
     while (q < end && *q != '?' && *q != '#')
@@ -326,13 +326,13 @@ static bool route_directory(struct conn *c, int dir_fd, const char *path)
     }
     c->mem_off = 0;
     plan_head(c, 200, (off_t)c->mem_len, "text/html; charset=utf-8", 0, NULL);
-    c->body = c->req.method == REQ_HEAD ? BODY_NONE : BODY_MEMORY;
+    c->body = c->b->req.method == REQ_HEAD ? BODY_NONE : BODY_MEMORY;
     return true;
 }
 
 bool route_request(struct conn *c)
 {
-    struct req *r = &c->req;
+    struct req *r = &c->b->req;
     c->keep_alive = r->keep_alive && !c->peer_eof;
     if (r->method == REQ_OPTIONS) {
         plan_head(c, 204, -1, NULL, 0, RESP_ALLOW);
