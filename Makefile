@@ -120,7 +120,7 @@ $(ASAN_BUILD)/aws: $(ASAN_OBJS)
 
 check-asan: deps-test
 	$(MAKE) all $(ASAN_BUILD)/aws
-	ASAN_OPTIONS=detect_leaks=1:halt_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
+	ASAN_OPTIONS=detect_leaks=1:halt_on_error=1:verify_asan_link_order=0 UBSAN_OPTIONS=print_stacktrace=1 \
 	AWS_BIN=$(CURDIR)/$(ASAN_BUILD)/aws tests/integration/run.sh plain
 
 clean:

@@ -21,6 +21,7 @@
 #define CONN_RBUF_BYTES 4096   /* recv buffer: holds bytes of the next pipelined request too */
 #define CONN_HBUF_BYTES 2048   /* response head, a multipart part head, or a whole error response */
 #define CONN_POOL_MAX 64       /* idle buffers a loop keeps for reuse instead of freeing */
+#define CONN_LINGER_MS 2000    /* at most this long in CONN_LINGER */
 
 enum conn_state {
     CONN_READ_REQUEST,   /* waiting for (the rest of) a request */
@@ -29,6 +30,8 @@ enum conn_state {
     CONN_WAIT_AIO,       /* the next file block is being read by the kernel */
     CONN_SEND_DYNAMIC,   /* sending a file block read by AIO */
     CONN_SEND_MEMORY,    /* sending a body built in memory (a directory listing) */
+    CONN_LINGER,         /* response sent and our side shut: dropping what the client still
+                            sends, so that closing does not reset the response (RFC 9112 §9.6) */
     CONN_CLOSING,        /* socket closed; freed when no AIO read is in flight */
 };
 
@@ -58,7 +61,7 @@ struct conn_ctx {
     unsigned long max_conns;     /* at this many, on_limit(true) stops accepting */
     void (*on_limit)(void *ctx, bool full);
     void *limit_ctx;
-    struct timer_list t_header, t_keepalive, t_send;
+    struct timer_list t_header, t_keepalive, t_send, t_linger;
     bool draining;               /* shutting down: close after the response under way */
     bool trace;                  /* --trace: log every state transition */
     bool direct_warned;          /* the O_DIRECT fallback was logged */

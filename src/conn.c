@@ -24,7 +24,7 @@ static const char *const state_names[] = {
     [CONN_READ_REQUEST] = "READ_REQUEST", [CONN_SEND_HEADER] = "SEND_HEADER",
     [CONN_SEND_STATIC] = "SEND_STATIC",   [CONN_WAIT_AIO] = "WAIT_AIO",
     [CONN_SEND_DYNAMIC] = "SEND_DYNAMIC", [CONN_SEND_MEMORY] = "SEND_MEMORY",
-    [CONN_CLOSING] = "CLOSING",
+    [CONN_LINGER] = "LINGER",             [CONN_CLOSING] = "CLOSING",
 };
 
 /* --trace: one line per transition; the request is named when its response begins. */
@@ -87,6 +87,7 @@ void conn_ctx_init(struct conn_ctx *cc, struct loop *loop, struct kaio *kaio,
     timer_list_init(&cc->t_header, opt ? opt->header_timeout_ms : 0);
     timer_list_init(&cc->t_keepalive, opt ? opt->keepalive_timeout_ms : 0);
     timer_list_init(&cc->t_send, opt ? opt->send_timeout_ms : 0);
+    timer_list_init(&cc->t_linger, CONN_LINGER_MS);
     cc->trace = opt && opt->trace;
 }
 
@@ -296,12 +297,38 @@ static enum io_rc read_request(struct conn *c)
     }
 }
 
+/* Shuts our side after a last response. Closing at once while request bytes are still unread
+ * would make the kernel send a reset, which can destroy response bytes not yet delivered; so
+ * we send FIN and drop input until the client closes, or for CONN_LINGER_MS at most. */
+static enum io_rc begin_linger(struct conn *c)
+{
+    if (c->peer_eof || shutdown(c->fd, SHUT_WR) < 0)
+        return IO_CLOSED;
+    buf_release(c);
+    timer_arm(&c->cc->t_linger, &c->timer, c->cc->loop->now);
+    set_state(c, CONN_LINGER);
+    return IO_DONE;
+}
+
+/* CONN_LINGER: reads and drops until EOF (then close) or EAGAIN. */
+static enum io_rc linger(struct conn *c)
+{
+    char sink[4096];
+    for (;;) {
+        ssize_t n = recv(c->fd, sink, sizeof sink, 0);
+        if (n == 0)
+            return IO_CLOSED;
+        if (n < 0 && errno != EINTR)
+            return errno == EAGAIN || errno == EWOULDBLOCK ? IO_AGAIN : IO_CLOSED;
+    }
+}
+
 /* After the last body byte: back to reading for keep-alive, or close. */
 static enum io_rc finish_response(struct conn *c)
 {
     end_response(c);
     if (!c->keep_alive || c->cc->draining)
-        return IO_CLOSED;
+        return begin_linger(c);
     if (c->rlen)
         req_reset(&c->b->req);  /* a pipelined request is already here */
     else
@@ -424,7 +451,7 @@ static void arm_wait(struct conn *c)
 {
     if (c->state == CONN_WAIT_AIO)
         timer_disarm(&c->timer);
-    else if (c->state != CONN_READ_REQUEST)
+    else if (c->state != CONN_READ_REQUEST && c->state != CONN_LINGER)
         timer_arm(&c->cc->t_send, &c->timer, c->cc->loop->now);
 }
 
@@ -446,6 +473,9 @@ static void run(struct conn *c)
             break;
         case CONN_SEND_MEMORY:
             rc = send_memory(c);
+            break;
+        case CONN_LINGER:
+            rc = linger(c);
             break;
         default:  /* CONN_WAIT_AIO waits for conn_on_aio(); CONN_CLOSING for nothing */
             return;
@@ -538,6 +568,8 @@ void conn_expire(struct conn_ctx *cc)
     }
     while ((t = timer_pop_expired(&cc->t_keepalive, cc->loop->now)))
         conn_close(conn_of_timer(t));  /* idle: nothing to say */
+    while ((t = timer_pop_expired(&cc->t_linger, cc->loop->now)))
+        conn_close(conn_of_timer(t));
     while ((t = timer_pop_expired(&cc->t_send, cc->loop->now))) {
         struct conn *c = conn_of_timer(t);
         cc->stats.timeouts++;
@@ -548,8 +580,9 @@ void conn_expire(struct conn_ctx *cc)
 
 int conn_next_timeout(struct conn_ctx *cc)
 {
-    struct timer_list *const lists[] = { &cc->t_header, &cc->t_keepalive, &cc->t_send };
-    uint64_t next = timer_earliest(lists, 3);
+    struct timer_list *const lists[] = { &cc->t_header, &cc->t_keepalive, &cc->t_send,
+                                         &cc->t_linger };
+    uint64_t next = timer_earliest(lists, 4);
     if (next == UINT64_MAX)
         return -1;
     return next <= cc->loop->now ? 0 : (int)(next - cc->loop->now > INT32_MAX ? INT32_MAX : next - cc->loop->now);

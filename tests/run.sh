@@ -48,7 +48,7 @@ done
 asan_bin="$repo/$build/asan/aws"
 if [ -x "$asan_bin" ]; then
     run_suite "integration/asan" env AWS_BIN="$asan_bin" \
-        ASAN_OPTIONS=detect_leaks=1:halt_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
+        ASAN_OPTIONS=detect_leaks=1:halt_on_error=1:verify_asan_link_order=0 UBSAN_OPTIONS=print_stacktrace=1 \
         tests/integration/run.sh plain
 else
     echo "FAIL integration/asan (no $asan_bin; run make $build/asan/aws)"
