@@ -20,7 +20,7 @@ PREFIX  ?= /usr/local
 DESTDIR ?=
 
 .PHONY: all run check test unit integration deps-run deps-test install uninstall clean \
-        deps-fuzz fuzz fuzz-long check-asan bench
+        deps-fuzz fuzz fuzz-long check-asan bench soak
 
 all: aws sockop_preload.so
 
@@ -88,6 +88,12 @@ uninstall:
 	rm -f $(DESTDIR)$(PREFIX)/bin/aws $(DESTDIR)$(PREFIX)/lib/aws/sockop_preload.so \
 		$(DESTDIR)$(PREFIX)/share/man/man1/aws.1
 	-rmdir $(DESTDIR)$(PREFIX)/lib/aws
+
+# Minutes of mixed load (wrk, slowloris, resets, verified downloads) under the split-I/O
+# preload, sampling RSS and descriptors every second; fails on growth. Not part of check.
+SOAK_SECONDS ?= 600
+soak: all
+	tests/soak/run.sh $(SOAK_SECONDS)
 
 # wrk against aws, nginx, lighttpd and h2o in one run; see bench/README.md.
 bench: all

@@ -227,9 +227,9 @@ say "load started: samples in $csv"
 hard_end=$((t0s + secs + 120))
 while alive "$wrkpid" || alive "$clientpid"; do
     if ! alive "$srv"; then
-        wait "$srv"
-        fail "the server died during the load (exit status $?)"
+        { wait "$srv"; st=$?; } 2>/dev/null
         srv=
+        fail "the server died during the load (exit status $st)"
         break
     fi
     if [ "$(date +%s)" -ge "$hard_end" ]; then
@@ -238,22 +238,22 @@ while alive "$wrkpid" || alive "$clientpid"; do
     fi
     sleep 1
 done
-
-wrk_rc=0
-client_rc=0
-if [ -n "$srv" ]; then
-    wait "$wrkpid"
-    wrk_rc=$?
-    wait "$clientpid"
-    client_rc=$?
+if [ -n "$reason" ]; then
+    stop_helpers
+    say "the server's stderr ends with:"
+    tail -n 3 "$tmp/server.err" | sed 's/^/soak:   /'
+    finish
 fi
+wait "$wrkpid"
+wrk_rc=$?
+wait "$clientpid"
+client_rc=$?
 wrkpid= clientpid=
 if [ -n "$slowpid" ]; then
     kill "$slowpid" 2>/dev/null
     wait "$slowpid" 2>/dev/null
     slowpid=
 fi
-load_end=$(date +%s.%N)
 
 # Let the timeouts (5 s) and the lingering closes (2 s) run out, then count again.
 end_rss= end_fds=
