@@ -64,7 +64,6 @@ struct req {
     bool after_cr;              /* the last head byte scanned was a CR */
     bool chunked;               /* the body is chunked (known once the head is done) */
     unsigned short line_len;    /* bytes other than CR on the current header line */
-    unsigned short line_len_was;
     enum chunk_state chunk;     /* where the chunked framing scan is */
     unsigned chunk_digits;
     uint64_t chunk_left;        /* chunk size being read, then data bytes still to come */

@@ -346,9 +346,9 @@ static size_t scan_head(struct req *r, const char *p, size_t n, const char **why
                 return 0;
             }
         } else if (c == '\n') {
-            r->line_len_was = r->line_len;
+            bool blank = r->line_len == 0;
             r->line_len = 0;
-            if (r->line_len_was == 0) {  /* the blank line: the parser takes the head alone */
+            if (blank) {  /* the blank line: the parser takes the head alone */
                 r->scan_done = true;
                 return i + 1;
             }
