@@ -640,6 +640,34 @@ def environment(servers):
                                                        port=s.port) for s in servers})
 
 
+README = os.path.join(os.path.dirname(RESULTS), "..", "README.md")
+README_BEGIN, README_END = "<!-- bench:begin -->", "<!-- bench:end -->"
+
+
+def update_readme(env, targets, png):
+    """Puts the targets table of a full run (and the chart) between the README's bench markers,
+    so the README always shows the latest measured figures. Quick runs leave it alone."""
+    try:
+        with open(README) as f:
+            text = f.read()
+    except OSError:
+        return
+    a, b = text.find(README_BEGIN), text.find(README_END)
+    if a < 0 or b < a:
+        log("README has no bench markers; not updated")
+        return
+    body = [README_BEGIN, "",
+            f"Latest `make bench` ({env['date']}, aws {env['aws_rev']}, {env['cpus']} CPUs, "
+            f"{ROUNDS} rounds of {SECONDS} s; full tables in "
+            "[bench/results/latest.md](bench/results/latest.md)):", "", targets, ""]
+    if png:
+        body += ["![CPU per request relative to the best peer](bench/results/latest.png)", ""]
+    text = text[:a] + "\n".join(body) + text[b:]
+    with open(README, "w") as f:
+        f.write(text)
+    log("README.md: bench section updated")
+
+
 def report(runs, servers, env, aws_lifetimes):
     """Prints the tables and writes bench/results/<timestamp>.{md,json,csv}, latest.md (and a PNG
     with gnuplot)."""
@@ -681,6 +709,8 @@ def report(runs, servers, env, aws_lifetimes):
         latest = text.replace(f"]({os.path.basename(png)})", "](latest.png)")
     with open(os.path.join(RESULTS, "latest.md"), "w") as f:
         f.write(latest)
+    if not QUICK:
+        update_readme(env, ratios_table(summary, servers), png)
     with open(stem + ".json", "w") as f:
         json.dump(dict(environment=env, runs=runs, aws_loop_us_per_lifetime=aws_lifetimes), f,
                   indent=1)

@@ -13,9 +13,9 @@ fi
 SUDO=""
 [ "$(id -u)" = 0 ] || SUDO=sudo
 
-# Peers and tools, each installed on its own so that one missing package (h2o is not in every
+# Peers and tools (gnuplot-nox draws the chart), each installed on its own so that one missing package (h2o is not in every
 # Debian release) does not stop the others; bench.py reports a missing peer as "not installed".
-PKGS="wrk curl nginx-light lighttpd h2o"
+PKGS="wrk curl nginx-light lighttpd h2o gnuplot-nox"
 missing=""
 for p in $PKGS; do
     dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"

@@ -39,6 +39,8 @@ enum conn_state {
 enum conn_body { BODY_NONE, BODY_STATIC, BODY_DYNAMIC, BODY_MEMORY };
 
 struct options;
+struct fcache;
+struct fcache_entry;
 
 /* Counters of one loop, merged at exit. */
 struct conn_stats {
@@ -54,6 +56,7 @@ struct conn_ctx {
     struct kaio *kaio;
     const struct options *opt;
     int root_fd;                 /* the document root, for openat2 */
+    struct fcache *fcache;       /* open files of this loop (filecache.h) */
     struct conn *live;           /* every open connection (and closed ones awaiting AIO) */
     struct conn *dead;           /* closed in this batch, freed by conn_reap() */
     unsigned long next_id;
@@ -68,6 +71,8 @@ struct conn_ctx {
     struct accesslog *alog;      /* NULL when access logging is off */
     struct conn_buf *pool;       /* buffers given back by idle connections, for reuse */
     unsigned pool_len;
+    void *dyn_pool;              /* idle /dynamic read blocks (serve_dynamic.c) */
+    unsigned dyn_pool_len;
     struct conn_stats stats;
 };
 
@@ -121,6 +126,7 @@ struct conn {
     size_t page_body;            /* of those, the body of an error page (for the access log) */
     enum conn_body body;
     int file_fd;                 /* the file being sent, or -1 */
+    struct fcache_entry *file_ent; /* file_fd belongs to the file cache; NULL: to us */
     bool dynamic;                /* its bytes go through AIO rather than sendfile */
     off_t file_size;             /* of the whole file (Content-Range) */
     off_t file_off, file_end;    /* next byte to send, and one past the last of this range */
@@ -144,6 +150,8 @@ int conn_next_timeout(struct conn_ctx *cc);
 void conn_drain(struct conn_ctx *cc);
 /* loop_cb: runs the state machine as far as the kernel lets it. */
 void conn_on_event(void *ctx, uint32_t events);
+/* Lets go of the file of the response under way (closes it, or gives it back to the cache). */
+void conn_release_file(struct conn *c);
 /* Called by serve_dynamic when one of its reads completed; resumes the state machine. */
 void conn_on_aio(struct conn *c);
 /* Frees the connections closed during the last batch. */

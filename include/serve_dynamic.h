@@ -10,8 +10,11 @@
 
 #define DYN_BLOCK_BYTES (128 * 1024)  /* one AIO read; a multiple of every O_DIRECT alignment */
 #define DYN_ALIGN 4096                /* buffer and offset alignment O_DIRECT needs at most */
+#define DYN_POOL_MAX 64               /* idle blocks a loop keeps for the next responses */
+#define DYN_SMALL_BYTES (16 * 1024)   /* reads up to this size use plain small allocations */
 
 struct conn;
+struct conn_ctx;
 
 /* Sets up buffers and starts the first reads for c->file_off..c->file_end.
  * Returns IO_DONE or IO_ERROR (logged). */
@@ -28,7 +31,9 @@ void serve_dynamic_cancel(struct conn *c);
 /* For the start-up report: whether the filesystem of <root>/dynamic accepts O_DIRECT, tried on
  * its first regular file. Writes a phrase for the log into out ("O_DIRECT", or "buffered (...)"). */
 void serve_dynamic_probe(int root_fd, char *out, size_t cap);
-/* Frees buffers; only when serve_dynamic_in_flight() is 0. */
+/* Frees the loop's idle blocks (at exit). */
+void serve_dynamic_pool_free(struct conn_ctx *cc);
+/* Gives the buffers back to the loop's pool; only when serve_dynamic_in_flight() is 0. */
 void serve_dynamic_free(struct conn *c);
 
 #endif

@@ -20,18 +20,41 @@ static const char *const day_names[7] = {
     "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday",
 };
 
+/* Lower-case hex of v at p, no leading zeros; returns the end. */
+static char *put_hex(char *p, uint64_t v)
+{
+    char tmp[16];
+    int n = 0;
+    do
+        tmp[n++] = "0123456789abcdef"[v & 15];
+    while (v >>= 4);
+    while (n)
+        *p++ = tmp[--n];
+    return p;
+}
+
 size_t cond_etag(char out[COND_ETAG_BYTES], const struct stat *st, const char *suffix)
 {
     /* Nanoseconds, so two writes within one second still change the tag. */
     uint64_t ns = (uint64_t)st->st_mtim.tv_sec * 1000000000u + (uint64_t)st->st_mtim.tv_nsec;
-    int base = snprintf(out, COND_ETAG_BYTES, "\"%jx-%jx-%" PRIx64, (uintmax_t)st->st_ino,
-                        (uintmax_t)st->st_size, ns);
-    /* At most 3 * 16 hex digits, 2 dashes and a quote: the suffix gets what is left, so the
-     * closing quote is never cut off. */
-    int room = COND_ETAG_BYTES - 2 - base;
-    int len = snprintf(out + base, (size_t)(COND_ETAG_BYTES - base), "%.*s\"", room,
-                       suffix ? suffix : "");
-    return (size_t)(base + len);
+    char *p = out;
+    *p++ = '"';
+    p = put_hex(p, (uint64_t)st->st_ino);
+    *p++ = '-';
+    p = put_hex(p, (uint64_t)st->st_size);
+    *p++ = '-';
+    p = put_hex(p, ns);
+    /* At most 3 * 16 hex digits, 2 dashes and a quote so far: the suffix gets what is left,
+     * so the closing quote is never cut off. */
+    size_t room = COND_ETAG_BYTES - 2 - (size_t)(p - out);
+    size_t n = suffix ? strnlen(suffix, room) : 0;
+    if (n) {
+        memcpy(p, suffix, n);
+        p += n;
+    }
+    *p++ = '"';
+    *p = '\0';
+    return (size_t)(p - out);
 }
 
 static bool is_ows(char c)

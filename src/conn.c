@@ -14,6 +14,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 #include "conn.h"
+#include "filecache.h"
 #include "log.h"
 #include "options.h"
 #include "route.h"
@@ -73,6 +74,13 @@ static void list_unlink(struct conn **head, struct conn *c)
     c->prev = c->next = NULL;
 }
 
+void conn_release_file(struct conn *c)
+{
+    fcache_close(c->file_fd, c->file_ent);
+    c->file_fd = -1;
+    c->file_ent = NULL;
+}
+
 void conn_ctx_init(struct conn_ctx *cc, struct loop *loop, struct kaio *kaio,
                    const struct options *opt, int root_fd)
 {
@@ -99,8 +107,7 @@ void conn_accept(struct conn_ctx *cc, int fd, const struct sockaddr_storage *pee
         close(fd);
         return;
     }
-    c->w.cb = conn_on_event;
-    c->w.ctx = c;
+    c->w = (struct watcher){ conn_on_event, c, false };
     c->cc = cc;
     c->id = ++cc->next_id;
     c->fd = fd;
@@ -111,6 +118,7 @@ void conn_accept(struct conn_ctx *cc, int fd, const struct sockaddr_storage *pee
     c->rlen = c->hlen = c->hoff = c->page_body = 0;
     c->body = BODY_NONE;
     c->file_fd = -1;
+    c->file_ent = NULL;
     c->dynamic = false;
     c->file_size = c->file_off = c->file_end = 0;
     c->mp = NULL;
@@ -204,9 +212,7 @@ static void end_response(struct conn *c)
         c->status = 0;
         c->body_bytes = 0;
     }
-    if (c->file_fd >= 0)
-        close(c->file_fd);
-    c->file_fd = -1;
+    conn_release_file(c);
     serve_dynamic_free(c);
     free(c->mp);
     c->mp = NULL;
@@ -545,6 +551,7 @@ void conn_close_all(struct conn_ctx *cc)
         free(b);
     }
     cc->pool_len = 0;
+    serve_dynamic_pool_free(cc);
 }
 
 /* The head did not arrive in time: 408 if the request had begun, then close. */

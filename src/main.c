@@ -22,6 +22,7 @@
 #include <unistd.h>
 #include "accesslog.h"
 #include "conn.h"
+#include "filecache.h"
 #include "kaio.h"
 #include "listener.h"
 #include "log.h"
@@ -93,9 +94,14 @@ void loop_run(struct loop *l, const struct loop_hooks *h)
             log_errno("epoll_wait");
             return;
         }
-        for (int i = 0; i < n; i++) {
-            struct watcher *w = evs[i].data.ptr;
-            w->cb(w->ctx, evs[i].events);
+        /* Two passes: news that a served file changed must reach the cache before any request
+         * of the same batch, which the client may have sent after the change. */
+        for (int pass = 0; pass < 2; pass++) {
+            for (int i = 0; i < n; i++) {
+                struct watcher *w = evs[i].data.ptr;
+                if (w->first == (pass == 0))
+                    w->cb(w->ctx, evs[i].events);
+            }
         }
         h->after_batch(h->ctx);
         uint64_t took = now_us() - start;
@@ -112,6 +118,7 @@ struct worker {
     struct kaio kaio;
     struct listener ls;
     struct conn_ctx cc;
+    struct fcache fcache;
     struct watcher aio_w, note_w, sig_w;
     int note_fd;                /* eventfd: "look at stop_level" */
     pthread_t thread;
@@ -125,7 +132,8 @@ static struct accesslog_file alog_file = { .fd = -1 };
 static struct worker **workers;
 static int nworkers;
 static int sig_fd = -1;
-static atomic_int stop_level;   /* 0 serving, 1 finishing responses, 2 exit now */
+static atomic_int stop_level;
+static unsigned fcache_entries; /* per worker: open files cached */   /* 0 serving, 1 finishing responses, 2 exit now */
 
 static int worker_timeout(void *ctx)
 {
@@ -266,9 +274,12 @@ static unsigned long connection_cap(long *limit)
         getrlimit(RLIMIT_NOFILE, &rl);
     }
     *limit = (long)rl.rlim_cur;
+    /* The file cache may hold a sixteenth of the descriptors; connections get the rest. */
+    long share = *limit / 16 / nworkers;
+    fcache_entries = share < FCACHE_DEFAULT_ENTRIES ? (unsigned)share : FCACHE_DEFAULT_ENTRIES;
     if (opt.max_connections > 0)
         return (unsigned long)opt.max_connections;
-    long cap = (*limit - RESERVE_FDS) / FDS_PER_CONN;
+    long cap = (*limit - RESERVE_FDS - (long)fcache_entries * nworkers) / FDS_PER_CONN;
     return cap > 1 ? (unsigned long)cap : 1;
 }
 
@@ -280,11 +291,13 @@ static struct worker *worker_new(int id, int root_fd, unsigned long cap)
         return NULL;
     }
     w->id = id;
-    w->loop.epfd = w->kaio.efd = w->ls.fd = w->ls.spare_fd = w->note_fd = -1;
+    w->loop.epfd = w->kaio.efd = w->ls.fd = w->ls.spare_fd = w->note_fd = w->fcache.ino_fd = -1;
     if (loop_init(&w->loop) < 0 || kaio_init(&w->kaio) < 0 ||
+        fcache_init(&w->fcache, &w->loop, root_fd, fcache_entries) < 0 ||
         listener_open(&w->ls, opt.bind, opt.port, nworkers > 1) < 0)
         return w;  /* the caller sees ls.fd < 0 and gives up */
     conn_ctx_init(&w->cc, &w->loop, &w->kaio, &opt, root_fd);
+    w->cc.fcache = &w->fcache;
     w->cc.max_conns = cap;
     w->cc.on_limit = worker_on_limit;
     w->cc.limit_ctx = w;
@@ -293,9 +306,9 @@ static struct worker *worker_new(int id, int root_fd, unsigned long cap)
         w->cc.alog = &w->alog;
     }
     w->note_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-    w->aio_w = (struct watcher){ kaio_on_event, &w->kaio };
-    w->note_w = (struct watcher){ worker_on_note, w };
-    w->sig_w = (struct watcher){ on_signal, NULL };
+    w->aio_w = (struct watcher){ kaio_on_event, &w->kaio, false };
+    w->note_w = (struct watcher){ worker_on_note, w, false };
+    w->sig_w = (struct watcher){ on_signal, NULL, false };
     if (w->note_fd < 0 || listener_start(&w->ls, &w->loop, &w->cc) < 0 ||
         loop_add(&w->loop, w->kaio.efd, EPOLLIN, &w->aio_w) < 0 ||
         loop_add(&w->loop, w->note_fd, EPOLLIN, &w->note_w) < 0 ||
@@ -315,6 +328,7 @@ static void worker_free(struct worker *w)
         kaio_free(&w->kaio);
     if (w->cc.loop)
         conn_close_all(&w->cc);
+    fcache_free(&w->fcache);  /* after the connections, which hold references */
     if (w->cc.alog)
         accesslog_flush(&w->alog);
     if (w->note_fd >= 0)
@@ -349,6 +363,7 @@ static void report_exit(void)
 {
     struct conn_stats sum = { 0 };
     unsigned long submits = 0, queued = 0;
+    unsigned long long hits = 0, misses = 0, flushes = 0;
     uint64_t longest = 0;
     for (int i = 0; i < nworkers; i++) {
         struct worker *w = workers[i];
@@ -360,6 +375,9 @@ static void report_exit(void)
         sum.aio_direct += w->cc.stats.aio_direct;
         submits += w->kaio.submits;
         queued += w->kaio.queued;
+        hits += w->fcache.hits;
+        misses += w->fcache.misses;
+        flushes += w->fcache.flushes;
         longest = w->loop.longest_us > longest ? w->loop.longest_us : longest;
     }
     log_info("exit: %llu requests, %llu body bytes (static %llu, dynamic %llu), %lu AIO reads "
@@ -368,6 +386,8 @@ static void report_exit(void)
              sum.requests, sum.bytes_static + sum.bytes_dynamic, sum.bytes_static,
              sum.bytes_dynamic, submits, sum.aio_cached, sum.aio_direct, queued, sum.timeouts,
              (unsigned long long)longest);
+    log_info("exit: open-file cache: %llu hits, %llu misses, %llu flushes on a change", hits,
+             misses, flushes);
 }
 
 /* Everything that must succeed before serving; returns the exit status on failure, else 0. */

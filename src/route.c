@@ -11,6 +11,7 @@
 #include <unistd.h>
 #include "cond.h"
 #include "conn.h"
+#include "filecache.h"
 #include "listing.h"
 #include "log.h"
 #include "mime.h"
@@ -37,6 +38,24 @@ static void add_header(char *extra, size_t *len, const char *fmt, ...)
         *len += (size_t)n;
     else
         extra[*len] = '\0';
+}
+
+/* add_header for fixed text: no format to interpret on the path every response takes. */
+static void add_text(char *extra, size_t *len, const char *a, const char *b, const char *c)
+{
+    const char *parts[3] = { a, b, c };
+    size_t at = *len;
+    for (int i = 0; i < 3 && parts[i]; i++) {
+        size_t n = strlen(parts[i]);
+        if (n >= EXTRA_BYTES - at) {
+            extra[*len] = '\0';  /* does not fit: drop the whole line, as add_header does */
+            return;
+        }
+        memcpy(extra + at, parts[i], n);
+        at += n;
+    }
+    extra[at] = '\0';
+    *len = at;
 }
 
 /* Plans a head plus short HTML page (errors, redirects); nothing is logged. */
@@ -111,7 +130,8 @@ static double coding_q(struct cond_value ae, const char *coding)
 
 /* With --precompressed, swaps *fd for path.br or path.gz when the client accepts it; returns
  * the Content-Encoding, or NULL for the file itself. */
-static const char *pick_variant(struct conn *c, const char *path, int *fd, struct stat *st)
+static const char *pick_variant(struct conn *c, const char *path, int *fd,
+                                struct fcache_entry **ent, struct stat *st)
 {
     struct cond_value ae = header_value(&c->b->req, REQ_HDR_ACCEPT_ENCODING);
     if (!ae.ptr)
@@ -127,10 +147,12 @@ static const char *pick_variant(struct conn *c, const char *path, int *fd, struc
         struct stat vst;
         if ((size_t)snprintf(vpath, sizeof vpath, "%s.%s", path, variants[i].ext) >= sizeof vpath)
             return NULL;
-        int vfd = path_open(c->cc->root_fd, vpath, &vst, false);
+        struct fcache_entry *vent;
+        int vfd = fcache_open(c->cc->fcache, vpath, &vst, false, true, &vent);
         if (vfd >= 0) {
-            close(*fd);
+            fcache_close(*fd, *ent);
             *fd = vfd;
+            *ent = vent;
             *st = vst;
             return variants[i].coding;
         }
@@ -201,8 +223,7 @@ static int plan_ranges(struct conn *c, const char *type, time_t mtime, const cha
 static bool plan_file_body(struct conn *c)
 {
     if (c->b->req.method == REQ_HEAD || c->file_off >= c->file_end) {
-        close(c->file_fd);
-        c->file_fd = -1;
+        conn_release_file(c);
         c->body = BODY_NONE;
         return true;
     }
@@ -215,23 +236,23 @@ static bool plan_file_body(struct conn *c)
     if (serve_dynamic_in_flight(c))
         return false;  /* a read is in the kernel's hands: only closing is left */
     serve_dynamic_free(c);
-    close(c->file_fd);
-    c->file_fd = -1;
+    conn_release_file(c);
     route_error(c, 500, false, "AIO setup failed", NULL);
     return true;
 }
 
 /* Serves an open regular file: validators, conditionals, ranges, precompressed variants. */
-static bool route_file(struct conn *c, int fd, struct stat *st, const char *path)
+static bool route_file(struct conn *c, int fd, struct fcache_entry *ent, struct stat *st,
+                       const char *path)
 {
     const struct options *o = c->cc->opt;
     const char *type = mime_type(path);
-    const char *enc = o && o->precompressed ? pick_variant(c, path, &fd, st) : NULL;
+    const char *enc = o && o->precompressed ? pick_variant(c, path, &fd, &ent, st) : NULL;
     char etag[COND_ETAG_BYTES], extra[EXTRA_BYTES];
     size_t xlen = 0;
     cond_etag(etag, st, enc ? (enc[0] == 'b' ? "-br" : "-gz") : NULL);
     extra[0] = '\0';
-    add_header(extra, &xlen, "ETag: %s\r\n", etag);
+    add_text(extra, &xlen, "ETag: ", etag, "\r\n");
     if (o && o->precompressed)
         add_header(extra, &xlen, "Vary: Accept-Encoding\r\n");
     if (enc)
@@ -244,7 +265,7 @@ static bool route_file(struct conn *c, int fd, struct stat *st, const char *path
     };
     int cs = cond_evaluate(&ch, etag, st->st_mtime);
     if (cs) {
-        close(fd);
+        fcache_close(fd, ent);
         if (cs == 412)
             route_error(c, 412, true, "precondition failed", NULL);
         else
@@ -252,19 +273,19 @@ static bool route_file(struct conn *c, int fd, struct stat *st, const char *path
         return true;
     }
     c->file_fd = fd;
+    c->file_ent = ent;
     c->file_size = c->file_end = st->st_size;
     c->file_off = 0;
     int status = plan_ranges(c, type, st->st_mtime, etag, extra, &xlen);
     if (status == 416) {
         char cr[64];
         snprintf(cr, sizeof cr, "Content-Range: bytes */%lld\r\n", (long long)c->file_size);
-        close(c->file_fd);
-        c->file_fd = -1;
+        conn_release_file(c);
         route_error(c, 416, true, "range not satisfiable", cr);
         return true;
     }
     if (status == 200) {
-        add_header(extra, &xlen, "Accept-Ranges: bytes\r\n");
+        add_text(extra, &xlen, "Accept-Ranges: bytes\r\n", NULL, NULL);
         plan_head(c, 200, c->file_size, type, st->st_mtime, extra);
     }
     return plan_file_body(c);
@@ -303,10 +324,11 @@ static bool route_directory(struct conn *c, int dir_fd, const char *path)
     struct stat st;
     memcpy(index, path, plen);
     memcpy(index + plen, "index.html", sizeof "index.html");
-    int fd = path_open(c->cc->root_fd, index, &st, false);
+    struct fcache_entry *ent;
+    int fd = fcache_open(c->cc->fcache, index, &st, false, true, &ent);
     if (fd >= 0) {
         close(dir_fd);
-        return route_file(c, fd, &st, index);
+        return route_file(c, fd, ent, &st, index);
     }
     if (fd != -404 || !c->cc->opt || !c->cc->opt->listing) {
         close(dir_fd);
@@ -352,11 +374,12 @@ bool route_request(struct conn *c)
         return true;
     }
     struct stat st;
-    int fd = path_open(c->cc->root_fd, path, &st, true);
+    struct fcache_entry *ent;
+    int fd = fcache_open(c->cc->fcache, path, &st, true, true, &ent);
     if (fd < 0) {
         route_error(c, -fd, true, "cannot serve", NULL);
         return true;
     }
     c->dynamic = area == PATH_DYNAMIC;
-    return S_ISDIR(st.st_mode) ? route_directory(c, fd, path) : route_file(c, fd, &st, path);
+    return S_ISDIR(st.st_mode) ? route_directory(c, fd, path) : route_file(c, fd, ent, &st, path);
 }

@@ -71,9 +71,32 @@ class Server(opsutil.AwsProc):
         return self.path(rel).read_bytes()
 
     # /proc views of the process.
+    def fd_targets(self):
+        """What each descriptor of the server process points at now."""
+        d = "/proc/%d/fd" % self.pid
+        out = []
+        for name in os.listdir(d):
+            try:
+                out.append(os.readlink(os.path.join(d, name)))
+            except OSError:
+                pass  # closed while we looked
+        return out
+
     def fd_count(self):
-        """How many descriptors the server process holds now."""
-        return len(os.listdir("/proc/%d/fd" % self.pid))
+        """How many descriptors the server holds now, leaving out the files its open-file cache
+        keeps (regular files under the document root). Those are bounded instead: a cache holds
+        one per request path, so a file open more than twice (as static/x and as dynamic/x, a
+        symlink to it) when no client is connected is a leak."""
+        root = os.path.realpath(str(self.root)) + "/"
+        per_file = {}
+        n = 0
+        for target in self.fd_targets():
+            if target.startswith(root) and os.path.isfile(target):
+                per_file[target] = per_file.get(target, 0) + 1
+            else:
+                n += 1
+        leaked = {f: k for f, k in per_file.items() if k > 2}
+        return n + sum(leaked.values())
 
     def cpu(self):
         return opsutil.cpu_seconds(self.pid)

@@ -53,6 +53,23 @@ def mkroot(root):
     return 0
 
 
+def descriptors(pid):
+    """Open descriptors of pid, not counting what an open-file cache legitimately keeps: a
+    regular file under static/ or dynamic/ open at most twice (its own path and a symlink's)."""
+    d = "/proc/%d/fd" % pid
+    n, per_file = 0, {}
+    for name in os.listdir(d):
+        try:
+            target = os.readlink(os.path.join(d, name))
+        except OSError:
+            continue
+        if ("/static/" in target or "/dynamic/" in target) and os.path.isfile(target):
+            per_file[target] = per_file.get(target, 0) + 1
+        else:
+            n += 1
+    return n + sum(k for k in per_file.values() if k > 2)
+
+
 def proc_sample(pid):
     """(VmRSS in KiB, open descriptors) of pid, or None once the process is gone or a zombie."""
     try:
@@ -63,7 +80,7 @@ def proc_sample(pid):
                     return None
                 if line.startswith("VmRSS:"):
                     rss = int(line.split()[1])
-        fds = len(os.listdir("/proc/%d/fd" % pid))
+        fds = descriptors(pid)
     except (FileNotFoundError, ProcessLookupError):
         return None
     if rss is None:
