@@ -329,12 +329,25 @@ static enum io_rc linger(struct conn *c)
     }
 }
 
+/* True when closing now cannot reset the response: the request was read whole, nothing
+ * follows it, and the socket holds no unread byte (one non-blocking peek; EOF counts as
+ * nothing). The usual `Connection: close` request then costs a plain close() instead of a
+ * shutdown, an epoll round and a read, as nginx's lingering_close "on" decides too. */
+static bool nothing_unread(struct conn *c)
+{
+    char byte;
+    if (!c->b || !c->b->req.done || c->rlen)
+        return false;
+    ssize_t n = recv(c->fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+    return n == 0 || (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK));
+}
+
 /* After the last body byte: back to reading for keep-alive, or close. */
 static enum io_rc finish_response(struct conn *c)
 {
     end_response(c);
     if (!c->keep_alive || c->cc->draining)
-        return begin_linger(c);
+        return nothing_unread(c) ? IO_CLOSED : begin_linger(c);
     if (c->rlen)
         req_reset(&c->b->req);  /* a pipelined request is already here */
     else

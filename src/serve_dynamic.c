@@ -136,7 +136,7 @@ static int read_next(struct conn *c, struct dyn_buf *b)
     return 0;
 }
 
-/* Block buffers come from a per-loop pool: a fresh 128 KiB allocation per response costs
+/* Block buffers come from a per-loop pool: a fresh block allocation per response costs
  * page faults and brk/munmap calls that, measured, took half the CPU of a 100 KiB response. */
 struct free_block {
     struct free_block *next;
