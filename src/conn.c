@@ -130,9 +130,7 @@ void conn_accept(struct conn_ctx *cc, int fd, const struct sockaddr_storage *pee
     c->req_begun = false;
     c->body_bytes = 0;
     timer_init(&c->timer);
-    /* The head is sent with MSG_MORE, so Nagle only delays the tail of a response. */
-    int one = 1;
-    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    /* TCP_NODELAY comes from the listening socket (listener.c). */
     if (loop_add(cc->loop, fd, EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET, &c->w) < 0) {
         log_errno("epoll_ctl add");
         close(fd);

@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdio.h>
 #include <sys/epoll.h>
 #include <string.h>
@@ -32,6 +33,9 @@ static int open_bound(const struct sockaddr *sa, socklen_t len, bool v6only, boo
      * ::ffff:a.b.c.d whatever the sysctl default is. */
     if (sa->sa_family == AF_INET6)
         setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &v6, sizeof v6);
+    /* Accepted sockets inherit TCP_NODELAY from the listener on Linux: one call here instead
+     * of one per connection. Heads go out with MSG_MORE, so Nagle would only delay tails. */
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     if (bind(fd, sa, len) < 0 || listen(fd, LISTEN_BACKLOG) < 0) {
         int err = errno;
         close(fd);
