@@ -5,7 +5,9 @@
 
 #include "io.h"
 
+#ifndef STATIC_SENDFILE_CAP
 #define STATIC_SENDFILE_CAP (512 * 1024)  /* bytes per sendfile() call; see serve_static.c */
+#endif
 
 struct conn;
 

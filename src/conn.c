@@ -294,6 +294,7 @@ static enum io_rc read_request(struct conn *c)
         } else if (errno != EINTR) {
             enum io_rc rc = io_rc_from_errno(errno, "recv");
             c->readable = rc != IO_AGAIN;
+            c->cc->stats.eagain_recv += rc == IO_AGAIN;
             if (c->rlen == 0 && !c->req_begun)
                 buf_release(c);  /* idle: a waiting connection holds no buffers */
             return rc;
@@ -498,6 +499,8 @@ static void run(struct conn *c)
             return;
         }
         if (rc == IO_AGAIN) {
+            c->cc->stats.eagain_send += c->state != CONN_WAIT_AIO && c->state != CONN_LINGER &&
+                                        c->state != CONN_READ_REQUEST;
             arm_wait(c);
             return;
         }

@@ -124,6 +124,8 @@ struct worker {
     pthread_t thread;
     uint64_t drain_deadline;    /* ms; 0 while not shutting down */
     uint64_t next_flush;        /* ms; 0 while the access log buffer is empty */
+    uint64_t next_stats;        /* ms: --trace logs the counters again after this */
+    unsigned long long stats_requests;  /* requests at the last --trace counters line */
     struct accesslog alog;
 };
 
@@ -153,6 +155,8 @@ static int worker_timeout(void *ctx)
     return t;
 }
 
+static void trace_counters(struct worker *w);
+
 static void worker_after_batch(void *ctx)
 {
     struct worker *w = ctx;
@@ -167,6 +171,8 @@ static void worker_after_batch(void *ctx)
         accesslog_flush(&w->alog);
         w->next_flush = 0;
     }
+    if (opt.trace)
+        trace_counters(w);
     if (w->drain_deadline && (!w->cc.live || w->loop.now >= w->drain_deadline))
         w->loop.stop = true;  /* every response is done, or the grace period is over */
 }
@@ -359,35 +365,65 @@ static void report_startup(int root_fd, long fd_limit, unsigned long cap)
              opt.max_connections ? "" : " (derived from the descriptor limit)");
 }
 
+/* The counters of one loop or of all: what the exit summary and --trace report. */
+struct counters {
+    struct conn_stats c;
+    unsigned long long submits, queued, hits, misses, flushes;
+    uint64_t longest_us;
+};
+
+static void add_counters(struct counters *sum, const struct worker *w)
+{
+    const struct conn_stats *c = &w->cc.stats;
+    sum->c.requests += c->requests;
+    sum->c.bytes_static += c->bytes_static;
+    sum->c.bytes_dynamic += c->bytes_dynamic;
+    sum->c.timeouts += c->timeouts;
+    sum->c.aio_cached += c->aio_cached;
+    sum->c.aio_direct += c->aio_direct;
+    sum->c.eagain_recv += c->eagain_recv;
+    sum->c.eagain_send += c->eagain_send;
+    sum->submits += w->kaio.submits;
+    sum->queued += w->kaio.queued;
+    sum->hits += w->fcache.hits;
+    sum->misses += w->fcache.misses;
+    sum->flushes += w->fcache.flushes;
+    if (w->loop.longest_us > sum->longest_us)
+        sum->longest_us = w->loop.longest_us;
+}
+
+static void log_counters(const char *who, const struct counters *k)
+{
+    log_info("%s: %llu requests, %llu body bytes (static %llu, dynamic %llu), %llu AIO reads "
+             "(%llu page cache, %llu O_DIRECT, %llu waited for room), %llu timeouts, EAGAIN "
+             "recv %llu send %llu, open-file cache %llu hits %llu misses %llu flushes, "
+             "longest loop iteration %llu us", who,
+             k->c.requests, k->c.bytes_static + k->c.bytes_dynamic, k->c.bytes_static,
+             k->c.bytes_dynamic, k->submits, k->c.aio_cached, k->c.aio_direct, k->queued,
+             k->c.timeouts, k->c.eagain_recv, k->c.eagain_send, k->hits, k->misses, k->flushes,
+             (unsigned long long)k->longest_us);
+}
+
 static void report_exit(void)
 {
-    struct conn_stats sum = { 0 };
-    unsigned long submits = 0, queued = 0;
-    unsigned long long hits = 0, misses = 0, flushes = 0;
-    uint64_t longest = 0;
-    for (int i = 0; i < nworkers; i++) {
-        struct worker *w = workers[i];
-        sum.requests += w->cc.stats.requests;
-        sum.bytes_static += w->cc.stats.bytes_static;
-        sum.bytes_dynamic += w->cc.stats.bytes_dynamic;
-        sum.timeouts += w->cc.stats.timeouts;
-        sum.aio_cached += w->cc.stats.aio_cached;
-        sum.aio_direct += w->cc.stats.aio_direct;
-        submits += w->kaio.submits;
-        queued += w->kaio.queued;
-        hits += w->fcache.hits;
-        misses += w->fcache.misses;
-        flushes += w->fcache.flushes;
-        longest = w->loop.longest_us > longest ? w->loop.longest_us : longest;
-    }
-    log_info("exit: %llu requests, %llu body bytes (static %llu, dynamic %llu), %lu AIO reads "
-             "(%llu page cache, %llu O_DIRECT, %lu waited for room), %llu timeouts, "
-             "longest loop iteration %llu us",
-             sum.requests, sum.bytes_static + sum.bytes_dynamic, sum.bytes_static,
-             sum.bytes_dynamic, submits, sum.aio_cached, sum.aio_direct, queued, sum.timeouts,
-             (unsigned long long)longest);
-    log_info("exit: open-file cache: %llu hits, %llu misses, %llu flushes on a change", hits,
-             misses, flushes);
+    struct counters sum = { 0 };
+    for (int i = 0; i < nworkers; i++)
+        add_counters(&sum, workers[i]);
+    log_counters("exit", &sum);
+}
+
+/* --trace: this loop's counters, at most once a second and only when requests were served. */
+static void trace_counters(struct worker *w)
+{
+    if (w->loop.now < w->next_stats || w->cc.stats.requests == w->stats_requests)
+        return;
+    struct counters k = { 0 };
+    char who[32];
+    add_counters(&k, w);
+    snprintf(who, sizeof who, "worker %d", w->id);
+    log_counters(who, &k);
+    w->stats_requests = w->cc.stats.requests;
+    w->next_stats = w->loop.now + 1000;
 }
 
 /* Everything that must succeed before serving; returns the exit status on failure, else 0. */

@@ -144,5 +144,5 @@ def test_hot_file_is_served_from_the_cache(root):
         srv.stop()
         lines = [l for l in srv.lines() if "open-file cache" in l]
         assert lines, "no open-file cache line in the exit summary:\n" + srv.stderr_tail()
-        m = re.search(r"(\d+) hits, (\d+) misses", lines[-1])
+        m = re.search(r"open-file cache (\d+) hits (\d+) misses", lines[-1])
         assert m and int(m.group(1)) >= 19 and int(m.group(2)) == 1, lines[-1]

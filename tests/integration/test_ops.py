@@ -314,6 +314,44 @@ def transitions(lines):
     return out
 
 
+COUNTERS_RE = re.compile(
+    r"(\d+) requests, (\d+) body bytes \(static (\d+), dynamic (\d+)\), (\d+) AIO reads "
+    r"\((\d+) page cache, (\d+) O_DIRECT, (\d+) waited for room\), (\d+) timeouts, EAGAIN "
+    r"recv (\d+) send (\d+), open-file cache (\d+) hits (\d+) misses (\d+) flushes, "
+    r"longest loop iteration (\d+) us")
+
+
+def test_trace_reports_counters_and_exit_summary_adds_up(content):
+    """--trace logs the loop's counters (at most once a second, when requests were served); the
+    exit summary has the same fields, and they count what the client saw."""
+    static = (content / "static/hello.txt").read_bytes()
+    dynamic = (content / "dynamic/hello.txt").read_bytes()
+    with AwsProc(["--trace"], cwd=content) as srv:
+        c = srv.conn()
+        for path in ["/static/hello.txt", "/dynamic/hello.txt", "/static/hello.txt"]:
+            c.request("GET", path)
+            assert c.read_response().status == 200
+        time.sleep(1.2)  # the next batch after a second logs the counters
+        c.request("GET", "/static/hello.txt")
+        assert c.read_response().status == 200
+        first = srv.wait_line(r"worker 0: \d+ requests")
+        assert COUNTERS_RE.search(first), "--trace counters not in the expected form: %r" % first
+        srv.wait_line(r"worker 0: 4 requests")  # a second later, with the fourth request
+        assert srv.stop() == 0
+        exits = [l for l in srv.lines() if re.search(r": exit: \d+ requests", l)]
+        tail = srv.stderr_tail()
+    assert len(exits) == 1, "want one exit summary:\n" + tail
+    m = COUNTERS_RE.search(exits[0])
+    assert m, "exit summary not in the expected form: %r" % exits[0]
+    n = [int(g) for g in m.groups()]
+    assert n[0] == 4, exits[0]                                  # requests
+    assert n[2] == 3 * len(static) and n[3] == len(dynamic), exits[0]
+    assert n[1] == n[2] + n[3], exits[0]
+    assert n[4] >= 1 and n[5] + n[6] >= 1, exits[0]           # the /dynamic read
+    assert n[11] >= 2 and n[12] >= 1, exits[0]                 # cache hits and misses
+    assert n[9] >= 1, "no recv EAGAIN counted for a kept-alive connection: " + exits[0]
+
+
 def test_trace(content):
     with AwsProc(["--trace"], cwd=content) as srv:
         c = srv.conn()
