@@ -581,6 +581,8 @@ def ratios_table(summary, servers):
             worst = m["loop_us"][2] if m and m["loop_us"] else None
             row(sid, "aws /dynamic longest loop iteration, worst run (µs)", worst, "≤ 2000",
                 lambda v: v <= 2000, digits=0)
+            row(sid, "longest stall of a busy loop alone on CPU 0: the machine's floor (µs)",
+                NOISE.get("spin_gap_us"), "(info)", None, digits=0)
             a_dy = med(summary, sid, "aws /dynamic", "mib_s")
             b, bt = best(summary, sid, peers, "mib_s", lowest=False)
             row(sid, f"aws /dynamic MiB/s ÷ best peer ({bt})",
@@ -631,6 +633,31 @@ plot for [i=2:{len(target_order) + 1}] '{data}' using i:xtic(1) title columnhead
     return png
 
 
+SPIN = """
+import time
+end = time.perf_counter_ns() + int(float(__import__('sys').argv[1]) * 1e9)
+last = time.perf_counter_ns(); worst = 0
+while last < end:
+    t = time.perf_counter_ns(); worst = max(worst, t - last); last = t
+print(worst // 1000)
+"""
+
+
+NOISE = {}  # filled by main() from environment(): what ratios_table() shows next to g
+
+
+def spin_gap_us(seconds):
+    """The longest time a busy loop alone on the server's CPU goes without running: what the
+    machine (interrupts, the hypervisor) takes away. No server's loop iteration can be
+    measured below it, so g's 2 ms target is read against it."""
+    r = subprocess.run(["taskset", "-c", str(SERVER_CPU), "/usr/bin/python3", "-c", SPIN,
+                        str(seconds)], capture_output=True, text=True, timeout=seconds + 30)
+    try:
+        return int(r.stdout.strip())
+    except ValueError:
+        return None
+
+
 def environment(servers):
     """Facts that make a result comparable to another: machine, versions, knobs."""
     try:
@@ -646,6 +673,7 @@ def environment(servers):
                 break
     return dict(date=time.strftime("%Y-%m-%d %H:%M:%S %Z"), kernel=platform.release(),
                 cpu=cpu, cpus=os.cpu_count(), load_at_start=os.getloadavg(), aws_rev=rev,
+                spin_gap_us=spin_gap_us(SECONDS),
                 quick=QUICK, rounds=ROUNDS, seconds=SECONDS, idle_conns=IDLE_CONNS,
                 big_mib=BIG_MIB, servers={s.name: dict(status=s.status, version=s.version,
                                                        port=s.port) for s in servers})
@@ -696,7 +724,9 @@ def report(runs, servers, env, aws_lifetimes):
              f"load average {env['load_at_start'][0]:.2f} at start, "
              f"{os.getloadavg()[0]:.2f} at end. "
              f"{ROUNDS} round(s) of {SECONDS} s runs{' (BENCH_QUICK)' if QUICK else ''}; "
-             "servers pinned to CPU 0, clients to CPU 1. Cells: median [min–max] over rounds.",
+             "servers pinned to CPU 0, clients to CPU 1. Cells: median [min–max] over rounds. "
+             f"A busy loop alone on CPU 0 went up to {env['spin_gap_us']} µs without running "
+             "(the machine's own stalls).",
              "", "## Servers", "", "| server | port | status | version |", "|---|---|---|---|"]
     for s in servers:
         lines.append(f"| {s.name} | {s.port} | {env['servers'][s.name]['status']} | "
@@ -789,6 +819,7 @@ def main():
         if not any(s.name == "aws" and s.status == "running" for s in servers):
             log("aws is not running: nothing to compare")
         env = environment(servers)
+        NOISE["spin_gap_us"] = env["spin_gap_us"]
         if env["load_at_start"][0] > 0.5:
             log(f"warning: load average {env['load_at_start'][0]:.2f} at start; "
                 "other work on this machine will blur the numbers")

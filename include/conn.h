@@ -49,6 +49,7 @@ struct conn_stats {
     unsigned long long timeouts;
     unsigned long long aio_cached, aio_direct;        /* reads tried on the page cache, on the device */
     unsigned long long eagain_recv, eagain_send;      /* the socket said EAGAIN: waits for epoll */
+    unsigned long long yields;                        /* steps that gave others a turn */
 };
 
 /* What every connection of one loop shares. */

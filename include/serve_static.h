@@ -8,10 +8,14 @@
 #ifndef STATIC_SENDFILE_CAP
 #define STATIC_SENDFILE_CAP (512 * 1024)  /* bytes per sendfile() call; see serve_static.c */
 #endif
+#ifndef STATIC_STEP_BUDGET
+#define STATIC_STEP_BUDGET (1024 * 1024)  /* bytes one step sends before it yields */
+#endif
 
 struct conn;
 
-/* Sends until the body is done or the socket is full. */
+/* Sends until the body is done (IO_DONE), the socket is full (IO_AGAIN), or the step's budget
+ * is spent (IO_YIELD). */
 enum io_rc serve_static_step(struct conn *c);
 
 #endif

@@ -21,6 +21,9 @@
 #include "serve_dynamic.h"
 #include "serve_static.h"
 
+/* Registered once: edge-triggered input and output, so no state change costs an epoll_ctl. */
+#define CONN_EVENTS (EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET)
+
 static const char *const state_names[] = {
     [CONN_READ_REQUEST] = "READ_REQUEST", [CONN_SEND_HEADER] = "SEND_HEADER",
     [CONN_SEND_STATIC] = "SEND_STATIC",   [CONN_WAIT_AIO] = "WAIT_AIO",
@@ -131,7 +134,7 @@ void conn_accept(struct conn_ctx *cc, int fd, const struct sockaddr_storage *pee
     c->body_bytes = 0;
     timer_init(&c->timer);
     /* TCP_NODELAY comes from the listening socket (listener.c). */
-    if (loop_add(cc->loop, fd, EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET, &c->w) < 0) {
+    if (loop_add(cc->loop, fd, CONN_EVENTS, &c->w) < 0) {
         log_errno("epoll_ctl add");
         close(fd);
         free(c);
@@ -497,6 +500,17 @@ static void run(struct conn *c)
             break;
         default:  /* CONN_WAIT_AIO waits for conn_on_aio(); CONN_CLOSING for nothing */
             return;
+        }
+        if (rc == IO_YIELD) {
+            /* Re-arming an edge-triggered fd that is still writable queues a fresh event
+             * behind those already ready: the other connections go first, then this one. */
+            c->cc->stats.yields++;
+            if (loop_mod(c->cc->loop, c->fd, CONN_EVENTS, &c->w) == 0) {
+                arm_wait(c);  /* progress: the send deadline starts again */
+                return;
+            }
+            log_errno("#%lu: epoll_ctl mod", c->id);
+            rc = IO_ERROR;
         }
         if (rc == IO_AGAIN) {
             c->cc->stats.eagain_send += c->state != CONN_WAIT_AIO && c->state != CONN_LINGER &&

@@ -383,6 +383,7 @@ static void add_counters(struct counters *sum, const struct worker *w)
     sum->c.aio_direct += c->aio_direct;
     sum->c.eagain_recv += c->eagain_recv;
     sum->c.eagain_send += c->eagain_send;
+    sum->c.yields += c->yields;
     sum->submits += w->kaio.submits;
     sum->queued += w->kaio.queued;
     sum->hits += w->fcache.hits;
@@ -396,11 +397,12 @@ static void log_counters(const char *who, const struct counters *k)
 {
     log_info("%s: %llu requests, %llu body bytes (static %llu, dynamic %llu), %llu AIO reads "
              "(%llu page cache, %llu O_DIRECT, %llu waited for room), %llu timeouts, EAGAIN "
-             "recv %llu send %llu, open-file cache %llu hits %llu misses %llu flushes, "
-             "longest loop iteration %llu us", who,
+             "recv %llu send %llu, %llu yields, open-file cache %llu hits %llu misses %llu "
+             "flushes, longest loop iteration %llu us", who,
              k->c.requests, k->c.bytes_static + k->c.bytes_dynamic, k->c.bytes_static,
              k->c.bytes_dynamic, k->submits, k->c.aio_cached, k->c.aio_direct, k->queued,
-             k->c.timeouts, k->c.eagain_recv, k->c.eagain_send, k->hits, k->misses, k->flushes,
+             k->c.timeouts, k->c.eagain_recv, k->c.eagain_send, k->c.yields, k->hits, k->misses,
+             k->flushes,
              (unsigned long long)k->longest_us);
 }
 

@@ -7,11 +7,15 @@
 #include "log.h"
 #include "serve_static.h"
 
-/* Each call is capped so one fast reader cannot keep the loop to itself for long; the socket
- * buffer bounds the work per event anyway, since we stop at EAGAIN. */
+/* Each call is capped, and so is each step: a reader as fast as loopback, or a cold file that
+ * sendfile() must first read from the disk, would otherwise keep the loop to itself until the
+ * whole file is out (measured: 76 ms hot, 149 ms cold, for 256 MiB). */
 enum io_rc serve_static_step(struct conn *c)
 {
+    off_t start = c->file_off;
     while (c->file_off < c->file_end) {
+        if (c->file_off - start >= STATIC_STEP_BUDGET)
+            return IO_YIELD;
         off_t left = c->file_end - c->file_off;
         size_t want = left < STATIC_SENDFILE_CAP ? (size_t)left : STATIC_SENDFILE_CAP;
         ssize_t n = sendfile(c->fd, c->file_fd, &c->file_off, want);  /* advances file_off */

@@ -317,7 +317,8 @@ def transitions(lines):
 COUNTERS_RE = re.compile(
     r"(\d+) requests, (\d+) body bytes \(static (\d+), dynamic (\d+)\), (\d+) AIO reads "
     r"\((\d+) page cache, (\d+) O_DIRECT, (\d+) waited for room\), (\d+) timeouts, EAGAIN "
-    r"recv (\d+) send (\d+), open-file cache (\d+) hits (\d+) misses (\d+) flushes, "
+    r"recv (\d+) send (\d+), (\d+) yields, open-file cache (\d+) hits (\d+) misses "
+    r"(\d+) flushes, "
     r"longest loop iteration (\d+) us")
 
 
@@ -348,8 +349,35 @@ def test_trace_reports_counters_and_exit_summary_adds_up(content):
     assert n[2] == 3 * len(static) and n[3] == len(dynamic), exits[0]
     assert n[1] == n[2] + n[3], exits[0]
     assert n[4] >= 1 and n[5] + n[6] >= 1, exits[0]           # the /dynamic read
-    assert n[11] >= 2 and n[12] >= 1, exits[0]                 # cache hits and misses
+    assert n[12] >= 2 and n[13] >= 1, exits[0]                 # cache hits and misses
     assert n[9] >= 1, "no recv EAGAIN counted for a kept-alive connection: " + exits[0]
+
+
+def test_large_static_body_yields_and_others_are_served(content):
+    """A 64 MiB /static body to a fast reader goes out in budgeted steps (the exit summary counts
+    the yields) while a second connection is answered between them; every byte is right."""
+    path = "/static/" + fname(BIG)
+    want = file_sha(content / path.lstrip("/"))
+    with AwsProc(["-r", content]) as srv:
+        big = srv.conn()
+        big.request("GET", path)
+        head = big.read_head()
+        assert head.status == 200 and head.content_length() == BIG
+        small = srv.conn()
+        small.request("GET", "/static/hello.txt")   # asked while the big body is under way
+        assert_hello(small.read_response())
+        digest, left = hashlib.sha256(), BIG
+        while left:
+            chunk = big.read_exact(min(left, MIB))
+            digest.update(chunk)
+            left -= len(chunk)
+        assert digest.hexdigest() == want
+        assert srv.stop() == 0
+        exits = [l for l in srv.lines() if re.search(r": exit: \d+ requests", l)]
+        assert exits, "no exit summary:\n" + srv.stderr_tail()
+    m = COUNTERS_RE.search(exits[0])
+    assert m, exits[0]
+    assert int(m.group(12)) >= 1, "a 64 MiB body to a fast reader never yielded: " + exits[0]
 
 
 def test_trace(content):
