@@ -75,6 +75,7 @@ struct conn_ctx {
     unsigned pool_len;
     void *dyn_pool;              /* idle /dynamic read blocks (serve_dynamic.c) */
     unsigned dyn_pool_len;
+    uint64_t dyn_pool_idle_at;   /* ms: free the pool then if it is still untouched */
     struct conn_stats stats;
 };
 

@@ -15,6 +15,7 @@
 #endif
 #define DYN_ALIGN 4096                /* buffer and offset alignment O_DIRECT needs at most */
 #define DYN_POOL_MAX 64               /* idle blocks a loop keeps for the next responses */
+#define DYN_POOL_IDLE_MS 10000        /* ... and gives back after this long without use */
 #define DYN_SMALL_BYTES (16 * 1024)   /* reads up to this size use plain small allocations */
 
 struct conn;
@@ -35,7 +36,7 @@ void serve_dynamic_cancel(struct conn *c);
 /* For the start-up report: whether the filesystem of <root>/dynamic accepts O_DIRECT, tried on
  * its first regular file. Writes a phrase for the log into out ("O_DIRECT", or "buffered (...)"). */
 void serve_dynamic_probe(int root_fd, char *out, size_t cap);
-/* Frees the loop's idle blocks (at exit). */
+/* Frees the loop's idle blocks (at exit, and when none was used for DYN_POOL_IDLE_MS). */
 void serve_dynamic_pool_free(struct conn_ctx *cc);
 /* Gives the buffers back to the loop's pool; only when serve_dynamic_in_flight() is 0. */
 void serve_dynamic_free(struct conn *c);

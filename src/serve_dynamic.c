@@ -166,6 +166,7 @@ static void block_put(struct conn_ctx *cc, char *data, size_t cap)
     f->next = cc->dyn_pool;
     cc->dyn_pool = f;
     cc->dyn_pool_len++;
+    cc->dyn_pool_idle_at = cc->loop->now + DYN_POOL_IDLE_MS;
 }
 
 void serve_dynamic_pool_free(struct conn_ctx *cc)

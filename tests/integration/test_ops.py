@@ -380,6 +380,42 @@ def test_large_static_body_yields_and_others_are_served(content):
     assert int(m.group(12)) >= 1, "a 64 MiB body to a fast reader never yielded: " + exits[0]
 
 
+def rss_kib(pid):
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return None
+
+
+@pytest.mark.skipif(MODE == "valgrind" or "asan" in str(conftest.AWS_BIN),
+                    reason="RSS means nothing under valgrind or ASan's allocator")
+def test_dynamic_blocks_are_given_back_after_a_burst(content):
+    """/dynamic read blocks are pooled while responses keep coming, and freed after 10 s
+    without use: a burst of large /dynamic downloads must not leave its memory behind."""
+    path = "/dynamic/" + fname(2 * MIB)
+    want = file_sha(content / path.lstrip("/"))
+    with AwsProc(["-r", content]) as srv:
+        base = rss_kib(srv.pid)
+        conns = [srv.conn() for _ in range(8)]
+        for c in conns:   # eight responses under way at once: sixteen 512 KiB blocks
+            c.request("GET", path)
+        for c in conns:
+            r = c.read_response()
+            assert r.status == 200 and hashlib.sha256(r.body).hexdigest() == want
+        srv.close_conns()
+        busy = rss_kib(srv.pid)
+        assert busy - base >= 4 * 1024, "the burst did not grow RSS (%d -> %d KiB): " \
+            "nothing to give back, so this test would prove nothing" % (base, busy)
+        deadline = time.monotonic() + t(15)
+        while rss_kib(srv.pid) > busy - 4 * 1024 and time.monotonic() < deadline:
+            time.sleep(0.5)
+        after = rss_kib(srv.pid)
+        assert after <= busy - 4 * 1024, \
+            "RSS still %d KiB 15 s after a burst that took it from %d to %d" % (after, base, busy)
+        assert srv.stop() == 0
+
+
 def test_trace(content):
     with AwsProc(["--trace"], cwd=content) as srv:
         c = srv.conn()
