@@ -116,7 +116,9 @@ void conn_accept(struct conn_ctx *cc, int fd, const struct sockaddr_storage *pee
     c->fd = fd;
     c->state = CONN_READ_REQUEST;
     c->keep_alive = c->peer_eof = false;
-    c->readable = true;
+    /* Not yet: registering reports data already there as EPOLLIN, and a recv on the first
+     * (EPOLLOUT) event mostly said EAGAIN (measured: 49,961 of 51,122 new connections). */
+    c->readable = false;
     c->status = 0;
     c->rlen = c->hlen = c->hoff = c->page_body = 0;
     c->body = BODY_NONE;
