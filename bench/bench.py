@@ -534,7 +534,7 @@ def verdict(value, ok):
     return "PASS" if ok(value) else "FAIL"
 
 
-def ratios_table(summary, servers):
+def ratios_table(summary, servers, spin_gap_us):
     """The issue's targets, each as a ratio with PASS/FAIL."""
     peers = [label(s.name, "static") for s in servers if s.name != "aws"]
     sendfile_peers = [label(s.name, "static") for s in servers if s.name != "aws" and s.sendfile]
@@ -582,7 +582,7 @@ def ratios_table(summary, servers):
             row(sid, "aws /dynamic longest loop iteration, worst run (µs)", worst, "≤ 2000",
                 lambda v: v <= 2000, digits=0)
             row(sid, "longest stall of a busy loop alone on CPU 0: the machine's floor (µs)",
-                NOISE.get("spin_gap_us"), "(info)", None, digits=0)
+                spin_gap_us, "(info)", None, digits=0)
             a_dy = med(summary, sid, "aws /dynamic", "mib_s")
             b, bt = best(summary, sid, peers, "mib_s", lowest=False)
             row(sid, f"aws /dynamic MiB/s ÷ best peer ({bt})",
@@ -643,9 +643,6 @@ print(worst // 1000)
 """
 
 
-NOISE = {}  # filled by main() from environment(): what ratios_table() shows next to g
-
-
 def spin_gap_us(seconds):
     """The longest time a busy loop alone on the server's CPU goes without running: what the
     machine (interrupts, the hypervisor) takes away. No server's loop iteration can be
@@ -679,7 +676,7 @@ def environment(servers):
                                                        port=s.port) for s in servers})
 
 
-README = os.path.join(os.path.dirname(RESULTS), "..", "README.md")
+README = os.path.join(REPO, "README.md")
 README_BEGIN, README_END = "<!-- bench:begin -->", "<!-- bench:end -->"
 
 
@@ -719,6 +716,7 @@ def report(runs, servers, env, aws_lifetimes):
     stem = os.path.join(RESULTS, time.strftime("%Y%m%d-%H%M%S") + ("-quick" if QUICK else ""))
     png = write_chart(summary, target_order, stem)
 
+    targets = ratios_table(summary, servers, env["spin_gap_us"])
     lines = [f"# aws benchmark, {env['date']}", "",
              f"aws {env['aws_rev']}, kernel {env['kernel']}, {env['cpu']} ({env['cpus']} CPUs), "
              f"load average {env['load_at_start'][0]:.2f} at start, "
@@ -732,7 +730,7 @@ def report(runs, servers, env, aws_lifetimes):
         lines.append(f"| {s.name} | {s.port} | {env['servers'][s.name]['status']} | "
                      f"{s.version} |")
     lines += ["", "## Results", "", results_table(summary, target_order), "",
-              "## Targets (ratios of medians)", "", ratios_table(summary, servers), ""]
+              "## Targets (ratios of medians)", "", targets, ""]
     if aws_lifetimes:
         shown = "; ".join(f"{scen}: {us} µs" for scen, us in aws_lifetimes)
         lines += [f"aws's longest loop iteration per process outside g (scenarios it served: "
@@ -751,7 +749,7 @@ def report(runs, servers, env, aws_lifetimes):
     with open(os.path.join(RESULTS, "latest.md"), "w") as f:
         f.write(latest)
     if not QUICK:
-        update_readme(env, ratios_table(summary, servers), png)
+        update_readme(env, targets, png)
     with open(stem + ".json", "w") as f:
         json.dump(dict(environment=env, runs=runs, aws_loop_us_per_lifetime=aws_lifetimes), f,
                   indent=1)
@@ -819,7 +817,6 @@ def main():
         if not any(s.name == "aws" and s.status == "running" for s in servers):
             log("aws is not running: nothing to compare")
         env = environment(servers)
-        NOISE["spin_gap_us"] = env["spin_gap_us"]
         if env["load_at_start"][0] > 0.5:
             log(f"warning: load average {env['load_at_start'][0]:.2f} at start; "
                 "other work on this machine will blur the numbers")

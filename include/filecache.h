@@ -1,9 +1,9 @@
 /* filecache.h - descriptors of recently served files, kept open so a hot file costs no
  * open, fstat or close: a hit is a hash lookup and no system call.
  * It stays exact with inotify instead of timed revalidation: every cached file and every
- * directory on its way from the root is watched, and any change there empties the cache before
- * the loop handles a request that arrived after it (the watch fd's events are dispatched first
- * in each batch). One cache per loop; no locking. */
+ * directory on its way from the root is watched, any change there empties the cache, and a
+ * hit first reads the event queue, so a request sent after a change never gets the old file.
+ * One cache per loop; no locking. */
 #ifndef AWS_FILECACHE_H
 #define AWS_FILECACHE_H
 
@@ -38,9 +38,9 @@ void fcache_free(struct fcache *fc);
 
 /* path_open() with a cache in front: returns an fd and fills *st, or minus an HTTP status.
  * *ent is set when the fd belongs to the cache (give it back with fcache_close, never close()),
- * NULL when the caller owns it. Only regular files are cached, and only with cacheable. */
+ * NULL when the caller owns it. Only regular files are cached. */
 int fcache_open(struct fcache *fc, const char *rel, struct stat *st, bool allow_dir,
-                bool cacheable, struct fcache_entry **ent);
+                struct fcache_entry **ent);
 /* Releases what fcache_open gave: drops the reference, or closes an uncached fd. */
 void fcache_close(int fd, struct fcache_entry *ent);
 

@@ -12,7 +12,6 @@ typedef void (*loop_cb)(void *ctx, uint32_t events);
 struct watcher {
     loop_cb cb;
     void *ctx;
-    bool first;             /* dispatched before the others of its batch (cache invalidation) */
 };
 
 struct loop {

@@ -4,6 +4,7 @@
 #ifndef AWS_PATH_H
 #define AWS_PATH_H
 
+#include <limits.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <sys/stat.h>
@@ -23,6 +24,9 @@ int path_from_url(const char *url, size_t len, char *out, size_t cap, enum path_
  * -404 (missing, outside the root, not a regular file nor an allowed directory),
  * -403 (permission), -503 (out of descriptors), -500. */
 int path_open(int root_fd, const char *rel, struct stat *st, bool allow_dir);
+
+/* The absolute path of what fd is open on (through /proc/self/fd); false if it has none. */
+bool path_of_fd(int fd, char out[PATH_MAX]);
 
 /* The origin-form part of a target: past "http://authority" when absolute-form. */
 const char *path_origin_form(const char *url, size_t len);

@@ -110,7 +110,8 @@ void conn_accept(struct conn_ctx *cc, int fd, const struct sockaddr_storage *pee
         close(fd);
         return;
     }
-    c->w = (struct watcher){ conn_on_event, c, false };
+    c->w.cb = conn_on_event;
+    c->w.ctx = c;
     c->cc = cc;
     c->id = ++cc->next_id;
     c->fd = fd;

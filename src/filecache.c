@@ -104,7 +104,7 @@ static void reset_watches(struct fcache *fc)
     flush(fc);
     fc->watches = 0;
     fc->ino_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
-    fc->w = (struct watcher){ on_inotify, fc, true };
+    fc->w = (struct watcher){ on_inotify, fc };
     if (fc->ino_fd >= 0 && loop_add(fc->loop, fc->ino_fd, EPOLLIN, &fc->w) == 0)
         return;
     log_errno("inotify: the open-file cache is off");
@@ -113,8 +113,9 @@ static void reset_watches(struct fcache *fc)
     fc->ino_fd = -1;
 }
 
-/* Whatever happened, the cached view may be wrong: drain the events and forget everything. */
-static void drain(struct fcache *fc)
+/* Whatever happened, the cached view may be wrong: drain the events and forget everything.
+ * Returns whether the cache was emptied. */
+static bool drain(struct fcache *fc)
 {
     _Alignas(struct inotify_event) char buf[4096];
     bool any = false;
@@ -124,10 +125,11 @@ static void drain(struct fcache *fc)
     if (n < 0 && errno != EAGAIN && errno != EINTR) {
         log_errno("inotify read");
         reset_watches(fc);
-        return;
+        return true;
     }
     if (any)
         flush(fc);
+    return any;
 }
 
 static void on_inotify(void *ctx, uint32_t events)
@@ -165,15 +167,10 @@ static bool watch_entry(struct fcache *fc, const char *rel, int fd, const struct
         reset_watches(fc);
     if (fc->ino_fd < 0)
         return false;
-    char abs[PATH_MAX + PATH_MAX_BYTES], real[PATH_MAX], link[64];
+    char abs[PATH_MAX + PATH_MAX_BYTES], real[PATH_MAX];
     if ((size_t)snprintf(abs, sizeof abs, "%s/%s", fc->root, rel) >= sizeof abs ||
-        !watch(fc, abs, FILE_EVENTS) || !watch_dirs(fc, abs))
+        !watch(fc, abs, FILE_EVENTS) || !watch_dirs(fc, abs) || !path_of_fd(fd, real))
         return false;
-    snprintf(link, sizeof link, "/proc/self/fd/%d", fd);
-    ssize_t n = readlink(link, real, sizeof real - 1);
-    if (n <= 0)
-        return false;
-    real[n] = '\0';
     size_t rl = strlen(fc->root);
     if (strcmp(real, abs) != 0) {  /* reached through a symlink: watch the target's way too */
         if (strncmp(real, fc->root, rl) != 0 || real[rl] != '/' || !watch_dirs(fc, real))
@@ -200,9 +197,7 @@ int fcache_init(struct fcache *fc, struct loop *loop, int root_fd, unsigned cap)
         log_errno("calloc file cache");
         return -1;
     }
-    char link[64];
-    snprintf(link, sizeof link, "/proc/self/fd/%d", root_fd);
-    if (!realpath(link, fc->root)) {
+    if (!path_of_fd(root_fd, fc->root)) {
         log_errno("the open-file cache is off: cannot name the root");
         return 0;
     }
@@ -253,18 +248,16 @@ static struct fcache_entry *insert(struct fcache *fc, const char *rel, uint32_t 
 }
 
 int fcache_open(struct fcache *fc, const char *rel, struct stat *st, bool allow_dir,
-                bool cacheable, struct fcache_entry **ent)
+                struct fcache_entry **ent)
 {
     *ent = NULL;
-    cacheable = cacheable && fc->ino_fd >= 0;
+    bool cacheable = fc->ino_fd >= 0;
     uint32_t h = cacheable ? hash_path(rel) : 0;
     struct fcache_entry *e = cacheable ? lookup(fc, rel, h) : NULL;
-    if (e && fc->count) {
-        /* The request may have been read after the batch began, past a change whose event
-         * is queued but not yet seen: one read of the (usually empty) queue settles it. */
-        drain(fc);
-        e = fc->count ? e : NULL;
-    }
+    /* The request may have been read after its batch began, past a change whose event is
+     * queued but not yet seen: one read of the (usually empty) queue settles it. */
+    if (e && drain(fc))
+        e = NULL;  /* emptied: e is gone */
     if (e) {
         fc->hits++;
         lru_unlink(fc, e);

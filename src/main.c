@@ -94,14 +94,9 @@ void loop_run(struct loop *l, const struct loop_hooks *h)
             log_errno("epoll_wait");
             return;
         }
-        /* Two passes: news that a served file changed must reach the cache before any request
-         * of the same batch, which the client may have sent after the change. */
-        for (int pass = 0; pass < 2; pass++) {
-            for (int i = 0; i < n; i++) {
-                struct watcher *w = evs[i].data.ptr;
-                if (w->first == (pass == 0))
-                    w->cb(w->ctx, evs[i].events);
-            }
+        for (int i = 0; i < n; i++) {
+            struct watcher *w = evs[i].data.ptr;
+            w->cb(w->ctx, evs[i].events);
         }
         h->after_batch(h->ctx);
         uint64_t took = now_us() - start;
@@ -134,8 +129,8 @@ static struct accesslog_file alog_file = { .fd = -1 };
 static struct worker **workers;
 static int nworkers;
 static int sig_fd = -1;
-static atomic_int stop_level;
-static unsigned fcache_entries; /* per worker: open files cached */   /* 0 serving, 1 finishing responses, 2 exit now */
+static atomic_int stop_level;   /* 0 serving, 1 finishing responses, 2 exit now */
+static unsigned fcache_entries; /* per worker: open files cached */
 
 static int worker_timeout(void *ctx)
 {
@@ -315,9 +310,9 @@ static struct worker *worker_new(int id, int root_fd, unsigned long cap)
         w->cc.alog = &w->alog;
     }
     w->note_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-    w->aio_w = (struct watcher){ kaio_on_event, &w->kaio, false };
-    w->note_w = (struct watcher){ worker_on_note, w, false };
-    w->sig_w = (struct watcher){ on_signal, NULL, false };
+    w->aio_w = (struct watcher){ kaio_on_event, &w->kaio };
+    w->note_w = (struct watcher){ worker_on_note, w };
+    w->sig_w = (struct watcher){ on_signal, NULL };
     if (w->note_fd < 0 || listener_start(&w->ls, &w->loop, &w->cc) < 0 ||
         loop_add(&w->loop, w->kaio.efd, EPOLLIN, &w->aio_w) < 0 ||
         loop_add(&w->loop, w->note_fd, EPOLLIN, &w->note_w) < 0 ||

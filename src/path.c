@@ -139,11 +139,10 @@ int path_from_url(const char *url, size_t len, char *out, size_t cap, enum path_
     return 0;
 }
 
-/* The root's own absolute path, from the descriptor we hold on it. */
-static bool root_path(int root_fd, char out[PATH_MAX])
+bool path_of_fd(int fd, char out[PATH_MAX])
 {
     char link[64];
-    snprintf(link, sizeof link, "/proc/self/fd/%d", root_fd);
+    snprintf(link, sizeof link, "/proc/self/fd/%d", fd);
     return realpath(link, out) != NULL;
 }
 
@@ -153,7 +152,7 @@ static bool root_path(int root_fd, char out[PATH_MAX])
 static const char *canonical_beneath(int root_fd, const char *rel, char buf[PATH_MAX])
 {
     char root[PATH_MAX], full[2 * PATH_MAX];
-    if (!root_path(root_fd, root))
+    if (!path_of_fd(root_fd, root))
         return NULL;
     snprintf(full, sizeof full, "%s/%s", root, rel);
     if (!realpath(full, buf))

@@ -80,40 +80,33 @@ static void format_http_date(char out[32], time_t t)
     memcpy(p, " GMT", 5);
 }
 
-/* Date changes once a second; formatting it per response would be wasted work. */
-static const char *date_now(void)
-{
-    static _Thread_local time_t cached_at = -1;
-    static _Thread_local char cached[32];
-    time_t now = time(NULL);
-    if (now != cached_at) {
-        format_http_date(cached, now);
-        cached_at = now;
-    }
-    return cached;
-}
+/* One formatted date, redone only when the time changes. */
+struct date_slot {
+    time_t at;
+    char text[32];
+};
 
-/* Last-Modified of the file served last: a hot file asks for the same one again and again. */
-static const char *date_of(time_t t)
+static const char *date_cached(struct date_slot *d, time_t t)
 {
-    static _Thread_local time_t cached_at = -1;
-    static _Thread_local char cached[32];
-    if (t != cached_at) {
-        format_http_date(cached, t);
-        cached_at = t;
+    if (t != d->at) {
+        format_http_date(d->text, t);
+        d->at = t;
     }
-    return cached;
+    return d->text;
 }
 
 size_t resp_head(char *buf, size_t cap, const struct resp *rs)
 {
+    /* Date changes once a second, and a hot file asks for the same Last-Modified again and
+     * again: formatting either per response would be wasted work. */
+    static _Thread_local struct date_slot now = { -1, "" }, modified = { -1, "" };
     struct out o = { buf, cap, 0, true };
     put(&o, "HTTP/1.1 ");
     put_dec(&o, (uintmax_t)rs->status);
     put(&o, " ");
     put(&o, resp_reason(rs->status));
     put(&o, "\r\nDate: ");
-    put(&o, date_now());
+    put(&o, date_cached(&now, time(NULL)));
     put(&o, "\r\nServer: " RESP_SERVER "\r\n");
     if (rs->type) {
         put(&o, "Content-Type: ");
@@ -127,7 +120,7 @@ size_t resp_head(char *buf, size_t cap, const struct resp *rs)
     }
     if (rs->mtime) {
         put(&o, "Last-Modified: ");
-        put(&o, date_of(rs->mtime));
+        put(&o, date_cached(&modified, rs->mtime));
         put(&o, "\r\n");
     }
     put(&o, rs->keep_alive ? "Connection: keep-alive\r\n" : "Connection: close\r\n");

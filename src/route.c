@@ -24,23 +24,9 @@
 
 #define EXTRA_BYTES 1024  /* the extra header lines of one response */
 
-/* Appends a header line to extra[EXTRA_BYTES]; lines that do not fit are dropped, which
- * only the Location of an absurdly long URL could cause (checked before). */
-static void add_header(char *extra, size_t *len, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static void add_header(char *extra, size_t *len, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(extra + *len, EXTRA_BYTES - *len, fmt, ap);
-    va_end(ap);
-    if (n > 0 && (size_t)n < EXTRA_BYTES - *len)
-        *len += (size_t)n;
-    else
-        extra[*len] = '\0';
-}
-
-/* add_header for fixed text: no format to interpret on the path every response takes. */
+/* Appends a header line, given as up to three pieces (NULL ends them early), to
+ * extra[EXTRA_BYTES]; a line that does not fit is dropped whole, which only the Location of an
+ * absurdly long URL could cause (checked before). Plain copies: this runs for every response. */
 static void add_text(char *extra, size_t *len, const char *a, const char *b, const char *c)
 {
     const char *parts[3] = { a, b, c };
@@ -48,7 +34,7 @@ static void add_text(char *extra, size_t *len, const char *a, const char *b, con
     for (int i = 0; i < 3 && parts[i]; i++) {
         size_t n = strlen(parts[i]);
         if (n >= EXTRA_BYTES - at) {
-            extra[*len] = '\0';  /* does not fit: drop the whole line, as add_header does */
+            extra[*len] = '\0';
             return;
         }
         memcpy(extra + at, parts[i], n);
@@ -56,6 +42,20 @@ static void add_text(char *extra, size_t *len, const char *a, const char *b, con
     }
     extra[at] = '\0';
     *len = at;
+}
+
+/* add_text for a line that needs formatting. */
+static void add_header(char *extra, size_t *len, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void add_header(char *extra, size_t *len, const char *fmt, ...)
+{
+    char line[EXTRA_BYTES];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(line, sizeof line, fmt, ap);
+    va_end(ap);
+    if (n > 0 && (size_t)n < sizeof line)
+        add_text(extra, len, line, NULL, NULL);
 }
 
 /* Plans a head plus short HTML page (errors, redirects); nothing is logged. */
@@ -148,7 +148,7 @@ static const char *pick_variant(struct conn *c, const char *path, int *fd,
         if ((size_t)snprintf(vpath, sizeof vpath, "%s.%s", path, variants[i].ext) >= sizeof vpath)
             return NULL;
         struct fcache_entry *vent;
-        int vfd = fcache_open(c->cc->fcache, vpath, &vst, false, true, &vent);
+        int vfd = fcache_open(c->cc->fcache, vpath, &vst, false, &vent);
         if (vfd >= 0) {
             fcache_close(*fd, *ent);
             *fd = vfd;
@@ -180,7 +180,7 @@ static bool plan_multipart(struct conn *c, const struct byte_range *r, int n, co
     c->mp = mp;
     char mtype[96];
     snprintf(mtype, sizeof mtype, "multipart/byteranges; boundary=%s", mp->boundary);
-    add_header(extra, xlen, "Accept-Ranges: bytes\r\n");
+    add_text(extra, xlen, "Accept-Ranges: bytes\r\n", NULL, NULL);
     plan_head(c, 206, length, mtype, mtime, extra);
     return true;
 }
@@ -254,9 +254,9 @@ static bool route_file(struct conn *c, int fd, struct fcache_entry *ent, struct 
     extra[0] = '\0';
     add_text(extra, &xlen, "ETag: ", etag, "\r\n");
     if (o && o->precompressed)
-        add_header(extra, &xlen, "Vary: Accept-Encoding\r\n");
+        add_text(extra, &xlen, "Vary: Accept-Encoding\r\n", NULL, NULL);
     if (enc)
-        add_header(extra, &xlen, "Content-Encoding: %s\r\n", enc);
+        add_text(extra, &xlen, "Content-Encoding: ", enc, "\r\n");
     struct cond_headers ch = {
         .if_match = header_value(&c->b->req, REQ_HDR_IF_MATCH),
         .if_none_match = header_value(&c->b->req, REQ_HDR_IF_NONE_MATCH),
@@ -325,7 +325,7 @@ static bool route_directory(struct conn *c, int dir_fd, const char *path)
     memcpy(index, path, plen);
     memcpy(index + plen, "index.html", sizeof "index.html");
     struct fcache_entry *ent;
-    int fd = fcache_open(c->cc->fcache, index, &st, false, true, &ent);
+    int fd = fcache_open(c->cc->fcache, index, &st, false, &ent);
     if (fd >= 0) {
         close(dir_fd);
         return route_file(c, fd, ent, &st, index);
@@ -375,7 +375,7 @@ bool route_request(struct conn *c)
     }
     struct stat st;
     struct fcache_entry *ent;
-    int fd = fcache_open(c->cc->fcache, path, &st, true, true, &ent);
+    int fd = fcache_open(c->cc->fcache, path, &st, true, &ent);
     if (fd < 0) {
         route_error(c, -fd, true, "cannot serve", NULL);
         return true;

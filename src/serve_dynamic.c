@@ -144,9 +144,9 @@ struct free_block {
 
 static char *block_get(struct conn_ctx *cc, size_t cap)
 {
-    struct free_block *f = cc->dyn_pool;
     if (cap <= DYN_SMALL_BYTES)  /* small: malloc's own bins serve these without faults */
         return aligned_alloc(DYN_ALIGN, cap);
+    struct free_block *f = cc->dyn_pool;
     if (!f)
         return aligned_alloc(DYN_ALIGN, DYN_BLOCK_BYTES);
     cc->dyn_pool = f->next;
