@@ -420,6 +420,8 @@ static enum io_rc send_header(struct conn *c)
     bool more = c->body != BODY_NONE && !(mp && mp->tail_sent);
     /* MSG_MORE holds a short head back so it leaves in one segment with the body's start. */
     int flags = MSG_NOSIGNAL | (more ? MSG_MORE : 0);
+    if (more && c->body == BODY_DYNAMIC && !mp && c->file_off < c->file_end)
+        return begin_body(c);  /* the head waits for the first block and leaves with it */
     while (c->hoff < c->hlen) {
         ssize_t n = send(c->fd, c->b->hbuf + c->hoff, c->hlen - c->hoff, flags);
         if (n >= 0) {

@@ -243,6 +243,24 @@ static enum io_rc advance(struct conn *c, struct dyn_buf *b)
     return IO_DONE;
 }
 
+/* Sends the head still held in hbuf together with the first body bytes: one sendmsg() where
+ * a send() for each would cost a second call (and a second skb) per response. Returns the body
+ * bytes sent, or -1 with errno. */
+static ssize_t send_with_head(struct conn *c, const char *data, size_t len)
+{
+    struct iovec iov[2] = {
+        { c->b->hbuf + c->hoff, c->hlen - c->hoff },
+        { (void *)data, len },
+    };
+    struct msghdr msg = { .msg_iov = iov, .msg_iovlen = 2 };
+    ssize_t n = sendmsg(c->fd, &msg, MSG_NOSIGNAL);
+    if (n < 0)
+        return -1;
+    size_t head = (size_t)n < iov[0].iov_len ? (size_t)n : iov[0].iov_len;
+    c->hoff += head;
+    return n - (ssize_t)head;
+}
+
 enum io_rc serve_dynamic_step(struct conn *c)
 {
     struct dyn_io *d = c->dyn;
@@ -259,8 +277,10 @@ enum io_rc serve_dynamic_step(struct conn *c)
                 return rc;
             continue;
         }
-        ssize_t n = send(c->fd, b->data + (c->file_off - b->off), (size_t)(valid_end - c->file_off),
-                         MSG_NOSIGNAL);
+        const char *data = b->data + (c->file_off - b->off);
+        size_t len = (size_t)(valid_end - c->file_off);
+        ssize_t n = c->hoff < c->hlen ? send_with_head(c, data, len)
+                                      : send(c->fd, data, len, MSG_NOSIGNAL);
         if (n >= 0) {
             c->file_off += n;
             c->body_bytes += n;
