@@ -7,6 +7,7 @@ Usage: bench.py TMPDIR. Knobs are environment variables (BENCH_*), listed in REA
 
 import csv
 import json
+import mmap
 import os
 import platform
 import re
@@ -28,6 +29,7 @@ WRK_LUA = os.path.join(BENCH_DIR, "conf", "wrk-report.lua")
 
 KIB = 1024
 MIB = 1024 * 1024
+DYN_BLOCK = 512 * 1024  # aws's DYN_BLOCK_BYTES
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 SERVER_CPU = 0   # every server process runs here (taskset -c 0)
 CLIENT_CPU = 1   # wrk, the Python clients and this script run here
@@ -672,19 +674,24 @@ def cold_floor(local, seconds):
     CPU while this process (on the client's CPU) reads the same file cold, dropping its cache
     before each pass, for as long as a server's run lasts. The stalls of this virtual machine
     come and go (0.15-4 ms seen idle), so only a floor taken in the same round and under the
-    same disk load tells aws's own share apart."""
+    same disk load tells aws's own share apart. The file is read as aws /dynamic reads it cold:
+    O_DIRECT, in blocks of aws's size."""
     spin = subprocess.Popen(["taskset", "-c", str(SERVER_CPU), "/usr/bin/python3", "-c", SPIN,
                              str(seconds)], stdout=subprocess.PIPE, text=True)
     got, start = 0, time.monotonic()
-    buf = bytearray(MIB)
+    buf = mmap.mmap(-1, DYN_BLOCK)  # page-aligned, as O_DIRECT wants
     while time.monotonic() - start < seconds:
         clients.drop_cache(local)
-        with open(local, "rb", buffering=0) as f:
+        fd = os.open(local, os.O_RDONLY | os.O_DIRECT)
+        try:
             while time.monotonic() - start < seconds:
-                n = f.readinto(buf)
-                if not n:
+                n = os.readv(fd, [buf])
+                if n <= 0:
                     break
                 got += n
+        finally:
+            os.close(fd)
+    buf.close()
     out, _ = spin.communicate(timeout=seconds + 30)
     took = time.monotonic() - start
     try:

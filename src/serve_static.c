@@ -9,7 +9,15 @@
 
 /* Each call is capped, and so is each step: a reader as fast as loopback, or a cold file that
  * sendfile() must first read from the disk, would otherwise keep the loop to itself until the
- * whole file is out (measured: 76 ms hot, 149 ms cold, for 256 MiB). */
+ * whole file is out (measured: 76 ms hot, 149 ms cold, for 256 MiB).
+ * The first call of a body moves at most 64 KiB, one load of sendfile's internal pipe. Measured
+ * with 64 connections: a 100 KiB file sent as 64 + 36 KiB cost 16% less CPU per response than
+ * one 100 KiB call, while 64 KiB calls all along cost 20% more on 2 MiB files than 512 KiB. */
+static size_t call_cap(const struct conn *c)
+{
+    return c->body_bytes == 0 ? STATIC_FIRST_CAP : STATIC_SENDFILE_CAP;
+}
+
 enum io_rc serve_static_step(struct conn *c)
 {
     off_t start = c->file_off;
@@ -17,7 +25,8 @@ enum io_rc serve_static_step(struct conn *c)
         if (c->file_off - start >= STATIC_STEP_BUDGET)
             return IO_YIELD;
         off_t left = c->file_end - c->file_off;
-        size_t want = left < STATIC_SENDFILE_CAP ? (size_t)left : STATIC_SENDFILE_CAP;
+        size_t cap = call_cap(c);
+        size_t want = left < (off_t)cap ? (size_t)left : cap;
         ssize_t n = sendfile(c->fd, c->file_fd, &c->file_off, want);  /* advances file_off */
         if (n > 0) {
             c->body_bytes += n;
