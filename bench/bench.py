@@ -500,7 +500,8 @@ def results_table(summary, target_order):
             if m["kib_per_conn"]:
                 other.append(f"RSS {fmt(m['kib_per_conn'], 2)} KiB/conn")
             if m["loop_us"]:
-                other.append(f"longest loop iteration {fmt(m['loop_us'], 0)} µs")
+                what = "longest stall" if t == FLOOR else "longest loop iteration"
+                other.append(f"{what} {fmt(m['loop_us'], 0)} µs")
             if m["errors"] and m["errors"][2]:
                 other.append(f"errors {fmt(m['errors'], 0)}")
             req_digits = 2 if sc["kind"] in ("stream", "cold") else 0
