@@ -24,8 +24,9 @@ struct conn_ctx;
 /* Sets up buffers and starts the first reads for c->file_off..c->file_end.
  * Returns IO_DONE or IO_ERROR (logged). */
 enum io_rc serve_dynamic_begin(struct conn *c);
-/* Sends whatever has been read; IO_AGAIN means: socket full, or waiting for a read
- * (serve_dynamic_waiting() tells which). */
+/* Sends whatever has been read, preceded by the rest of the head while c->hoff < c->hlen (the
+ * head leaves with the first block, in one call); IO_AGAIN means: socket full, or waiting for a
+ * read (serve_dynamic_waiting() tells which). */
 enum io_rc serve_dynamic_step(struct conn *c);
 /* True when the next bytes to send are still being read by the kernel. */
 bool serve_dynamic_waiting(const struct conn *c);

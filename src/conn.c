@@ -394,7 +394,7 @@ static enum io_rc begin_body(struct conn *c)
         return IO_DONE;
     }
     if (!c->dyn && serve_dynamic_begin(c) != IO_DONE)
-        return IO_ERROR;  /* the head is gone: closing is the only way to say it failed */
+        return IO_ERROR;  /* the head is out, or a read may be in flight: only closing can say it */
     set_state(c, serve_dynamic_waiting(c) ? CONN_WAIT_AIO : CONN_SEND_DYNAMIC);
     return IO_DONE;
 }
