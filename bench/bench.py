@@ -519,6 +519,12 @@ def med(summary, sid, target, metric):
     return m[metric][0] if m and m[metric] else None
 
 
+def worst(summary, sid, target, metric):
+    """The largest value over rounds (the max of stats()), or None."""
+    m = summary.get((sid, target))
+    return m[metric][2] if m and m[metric] else None
+
+
 def best(summary, sid, targets, metric, lowest):
     """(value, target) of the best median among targets, or (None, None)."""
     found = [(med(summary, sid, t, metric), t) for t in targets]
@@ -580,19 +586,17 @@ def ratios_table(summary, servers, spin_gap_us):
             b, bt = best(summary, sid, peers, "kib_per_conn", lowest=True)
             row(sid, f"best peer RSS KiB per idle conn ({bt})", b, "(info)", None)
         if sc["kind"] == "cold":
-            m = summary.get((sid, "aws /dynamic"))
-            worst = m["loop_us"][2] if m and m["loop_us"] else None
-            row(sid, "aws /dynamic longest loop iteration, worst run (µs)", worst, "≤ 2000",
+            row(sid, "aws /dynamic longest loop iteration, worst run (µs)",
+                worst(summary, sid, "aws /dynamic", "loop_us"), "≤ 2000",
                 lambda v: v <= 2000, digits=0)
             row(sid, "aws /dynamic longest loop iteration, median run (µs)",
                 med(summary, sid, "aws /dynamic", "loop_us"), "≤ 2000",
                 lambda v: v <= 2000, digits=0)
-            f = summary.get((sid, FLOOR))
             row(sid, f"{FLOOR}, same file read cold, same rounds: longest stall, median run "
-                "(µs; the machine's floor)", f["loop_us"][0] if f and f["loop_us"] else None,
+                "(µs; the machine's floor)", med(summary, sid, FLOOR, "loop_us"),
                 "(info)", None, digits=0)
             row(sid, f"{FLOOR}: longest stall, worst run (µs)",
-                f["loop_us"][2] if f and f["loop_us"] else None, "(info)", None, digits=0)
+                worst(summary, sid, FLOOR, "loop_us"), "(info)", None, digits=0)
             row(sid, "longest stall of a busy loop on idle CPU 0 before the runs (µs)",
                 spin_gap_us, "(info)", None, digits=0)
             a_dy = med(summary, sid, "aws /dynamic", "mib_s")
@@ -655,14 +659,18 @@ print(worst // 1000)
 """
 
 
-def spin_gap_us(seconds):
-    """The longest time a busy loop alone on the server's CPU goes without running: what the
+def spin_gap_us(seconds, meanwhile=None):
+    """The longest time a busy loop on the server's CPU goes without running: what the
     machine (interrupts, the hypervisor) takes away. No server's loop iteration can be
-    measured below it, so g's 2 ms target is read against it."""
-    r = subprocess.run(["taskset", "-c", str(SERVER_CPU), "/usr/bin/python3", "-c", SPIN,
-                        str(seconds)], capture_output=True, text=True, timeout=seconds + 30)
+    measured below it, so g's 2 ms target is read against it. meanwhile(), if given, runs in
+    this process (on the client's CPU) while the loop spins."""
+    spin = subprocess.Popen(["taskset", "-c", str(SERVER_CPU), "/usr/bin/python3", "-c", SPIN,
+                             str(seconds)], stdout=subprocess.PIPE, text=True)
+    if meanwhile:
+        meanwhile()
+    out, _ = spin.communicate(timeout=seconds + 30)
     try:
-        return int(r.stdout.strip())
+        return int(out.strip())
     except ValueError:
         return None
 
@@ -677,28 +685,26 @@ def cold_floor(local, seconds):
     come and go (0.15-4 ms seen idle), so only a floor taken in the same round and under the
     same disk load tells aws's own share apart. The file is read as aws /dynamic reads it cold:
     O_DIRECT, in blocks of aws's size."""
-    spin = subprocess.Popen(["taskset", "-c", str(SERVER_CPU), "/usr/bin/python3", "-c", SPIN,
-                             str(seconds)], stdout=subprocess.PIPE, text=True)
     got, start = 0, time.monotonic()
-    buf = mmap.mmap(-1, DYN_BLOCK)  # page-aligned, as O_DIRECT wants
-    while time.monotonic() - start < seconds:
-        clients.drop_cache(local)
-        fd = os.open(local, os.O_RDONLY | os.O_DIRECT)
-        try:
-            while time.monotonic() - start < seconds:
-                n = os.readv(fd, [buf])
-                if n <= 0:
-                    break
-                got += n
-        finally:
-            os.close(fd)
-    buf.close()
-    out, _ = spin.communicate(timeout=seconds + 30)
+
+    def read_cold():
+        nonlocal got
+        buf = mmap.mmap(-1, DYN_BLOCK)  # page-aligned, as O_DIRECT wants
+        while time.monotonic() - start < seconds:
+            clients.drop_cache(local)
+            fd = os.open(local, os.O_RDONLY | os.O_DIRECT)
+            try:
+                while time.monotonic() - start < seconds:
+                    n = os.readv(fd, [buf])
+                    if n <= 0:
+                        break
+                    got += n
+            finally:
+                os.close(fd)
+        buf.close()
+
+    gap = spin_gap_us(seconds, read_cold)
     took = time.monotonic() - start
-    try:
-        gap = int(out.strip())
-    except ValueError:
-        gap = None
     return dict(requests=0, seconds=took, req_s=None, mib_s=got / took / MIB, p99_ms=None,
                 cpu_s=None, cpu_us_req=None, errors=0, loop_us=gap)
 

@@ -145,7 +145,7 @@ void conn_ctx_init(struct conn_ctx *cc, struct loop *loop, struct kaio *kaio,
 /* Takes ownership of a freshly accepted non-blocking socket. */
 void conn_accept(struct conn_ctx *cc, int fd, const struct sockaddr_storage *peer);
 /* Handles the deadlines that passed by loop->now: 408 for a slow head, close for idle or
- * stalled connections. */
+ * stalled connections, and the /dynamic block pool given back after DYN_POOL_IDLE_MS unused. */
 void conn_expire(struct conn_ctx *cc);
 /* The milliseconds until the nearest deadline (-1: none), for epoll_wait. */
 int conn_next_timeout(struct conn_ctx *cc);

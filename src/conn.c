@@ -110,8 +110,7 @@ void conn_accept(struct conn_ctx *cc, int fd, const struct sockaddr_storage *pee
         close(fd);
         return;
     }
-    c->w.cb = conn_on_event;
-    c->w.ctx = c;
+    c->w = (struct watcher){ conn_on_event, c };
     c->cc = cc;
     c->id = ++cc->next_id;
     c->fd = fd;
@@ -418,10 +417,10 @@ static enum io_rc send_header(struct conn *c)
 {
     struct multipart *mp = c->mp;
     bool more = c->body != BODY_NONE && !(mp && mp->tail_sent);
-    /* MSG_MORE holds a short head back so it leaves in one segment with the body's start. */
-    int flags = MSG_NOSIGNAL | (more ? MSG_MORE : 0);
     if (more && c->body == BODY_DYNAMIC && !mp && c->file_off < c->file_end)
         return begin_body(c);  /* the head waits for the first block and leaves with it */
+    /* MSG_MORE holds a short head back so it leaves in one segment with the body's start. */
+    int flags = MSG_NOSIGNAL | (more ? MSG_MORE : 0);
     while (c->hoff < c->hlen) {
         ssize_t n = send(c->fd, c->b->hbuf + c->hoff, c->hlen - c->hoff, flags);
         if (n >= 0) {
@@ -616,6 +615,8 @@ void conn_expire(struct conn_ctx *cc)
         log_info("#%lu: send timeout: the client stopped reading", c->id);
         conn_close(c);
     }
+    if (cc->dyn_pool_len && cc->loop->now >= cc->dyn_pool_idle_at)
+        serve_dynamic_pool_free(cc);  /* a burst is over: give its memory back */
 }
 
 int conn_next_timeout(struct conn_ctx *cc)
@@ -623,6 +624,8 @@ int conn_next_timeout(struct conn_ctx *cc)
     struct timer_list *const lists[] = { &cc->t_header, &cc->t_keepalive, &cc->t_send,
                                          &cc->t_linger };
     uint64_t next = timer_earliest(lists, 4);
+    if (cc->dyn_pool_len && cc->dyn_pool_idle_at < next)
+        next = cc->dyn_pool_idle_at;
     if (next == UINT64_MAX)
         return -1;
     return next <= cc->loop->now ? 0 : (int)(next - cc->loop->now > INT32_MAX ? INT32_MAX : next - cc->loop->now);

@@ -79,8 +79,7 @@ int listener_start(struct listener *ls, struct loop *loop, struct conn_ctx *conn
 {
     ls->loop = loop;
     ls->conns = conns;
-    ls->w.cb = listener_on_event;
-    ls->w.ctx = ls;
+    ls->w = (struct watcher){ listener_on_event, ls };
     /* Level-triggered: a connection left in the queue (at the cap) is reported again. */
     return loop_add(loop, ls->fd, EPOLLIN, &ls->w);
 }

@@ -137,8 +137,7 @@ static int worker_timeout(void *ctx)
     struct worker *w = ctx;
     w->loop.now = timer_now();
     int t = conn_next_timeout(&w->cc);
-    uint64_t extra[] = { w->next_flush, w->drain_deadline,
-                         w->cc.dyn_pool_len ? w->cc.dyn_pool_idle_at : 0 };
+    uint64_t extra[] = { w->next_flush, w->drain_deadline };
     for (size_t i = 0; i < sizeof extra / sizeof extra[0]; i++) {
         if (!extra[i])
             continue;
@@ -167,8 +166,6 @@ static void worker_after_batch(void *ctx)
         accesslog_flush(&w->alog);
         w->next_flush = 0;
     }
-    if (w->cc.dyn_pool_len && w->loop.now >= w->cc.dyn_pool_idle_at)
-        serve_dynamic_pool_free(&w->cc);  /* a burst is over: give its memory back */
     if (opt.trace)
         trace_counters(w);
     if (w->drain_deadline && (!w->cc.live || w->loop.now >= w->drain_deadline))
