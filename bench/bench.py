@@ -61,20 +61,17 @@ def file_name(key):
 
 
 # Each scenario: id, what it measures, how (wrk, stream, idle, cold) and on which file.
-# nosendfile: whether nginx with `sendfile off` takes part (the /dynamic yardstick).
 SCENARIOS = [
     dict(id="a", title="2 KiB, keep-alive, 64 conns", kind="wrk", file="2k", conns=64),
     dict(id="b", title="2 KiB, Connection: close, 64 conns", kind="wrk", file="2k", conns=64,
          close=True),
     dict(id="c", title="100 KiB, keep-alive, 64 conns", kind="wrk", file="100k", conns=64),
-    dict(id="d", title="2 MiB, keep-alive, 16 conns", kind="wrk", file="2m", conns=16,
-         nosendfile=True),
-    dict(id="e", title=f"{BIG_MIB} MiB, 1 conn, 1 MiB reads", kind="stream", file="big",
-         nosendfile=True),
+    dict(id="d", title="2 MiB, keep-alive, 16 conns", kind="wrk", file="2m", conns=16),
+    dict(id="e", title=f"{BIG_MIB} MiB, 1 conn, 1 MiB reads", kind="stream", file="big"),
     dict(id="f", title=f"{IDLE_CONNS} idle keep-alive conns (2 KiB each)", kind="idle",
          file="2k"),
     dict(id="g", title=f"{BIG_MIB} MiB, 1 conn, page cache evicted before each request",
-         kind="cold", file="big", nosendfile=True),
+         kind="cold", file="big"),
 ]
 
 LOOP_RE = re.compile(r"longest loop iteration (\d+) us")
@@ -108,11 +105,15 @@ def port_open(port):
 
 class Server:
     """One server under test, started by hand in its own session (process group) on CPU 0.
-    The process group is what we measure: master and workers, every thread."""
+    The process group is what we measure: master and workers, every thread.
+    only: the scenario ids it takes part in (None: all). peer: whether it counts as one of
+    aws's peers in the targets (aws and the floor do not)."""
 
-    def __init__(self, name, port, binary, paths, sendfile, tmp, docroot, conf=None, subs=None):
+    def __init__(self, name, port, binary, paths, sendfile, tmp, docroot, conf=None, subs=None,
+                 only=None, peer=True):
         self.name, self.port, self.binary = name, port, binary
         self.paths, self.sendfile, self.conf, self.subs = paths, sendfile, conf, subs or {}
+        self.only, self.peer = only, peer
         self.dir = os.path.join(tmp, "servers", name)
         self.docroot, self.tmp = docroot, tmp
         self.proc = None
@@ -128,6 +129,8 @@ class Server:
             return [self.binary, "-p", str(self.port), "-b", "127.0.0.1", "-r", self.docroot,
                     "-w", "1", "--keepalive-timeout", "120", "--max-connections", str(MAXCONN),
                     "--error-log", log_file]
+        if self.name == "floor":
+            return [self.binary, str(self.port), os.path.join(self.docroot, "static", "2k.bin")]
         conf_path = os.path.join(self.dir, os.path.basename(self.conf))
         values = dict(PORT=self.port, DOCROOT=os.path.join(self.docroot, ""), TMP=self.dir,
                       NOFILE=NOFILE, MAXCONN=MAXCONN)
@@ -165,6 +168,9 @@ class Server:
         self.stop()
         self.status = "failed to start: " + self.log_tail()
         return False
+
+    def takes_part(self, sc):
+        return self.only is None or sc["id"] in self.only
 
     def running(self):
         return self.proc is not None and self.proc.poll() is None
@@ -259,14 +265,16 @@ def make_servers(tmp, docroot):
     aws = os.path.join(REPO, "aws")
     p = PORT_BASE
     return [
-        Server("aws", p, aws, ["static", "dynamic"], True, tmp, docroot),
+        Server("aws", p, aws, ["static", "dynamic"], True, tmp, docroot, peer=False),
         Server("nginx", p + 1, "/usr/sbin/nginx", ["static"], True, tmp, docroot,
                "nginx.conf", {"SENDFILE": "on"}),
         Server("lighttpd", p + 2, "/usr/sbin/lighttpd", ["static"], True, tmp, docroot,
                "lighttpd.conf"),
         Server("h2o", p + 3, "/usr/bin/h2o", ["static"], False, tmp, docroot, "h2o.conf"),
         Server("nginx-nosendfile", p + 4, "/usr/sbin/nginx", ["static"], False, tmp, docroot,
-               "nginx.conf", {"SENDFILE": "off"}),
+               "nginx.conf", {"SENDFILE": "off"}, only=("d", "e", "g")),
+        Server("floor", p + 5, os.path.join(REPO, "build", "floor"), ["static"], True, tmp,
+               docroot, only=("a", "b"), peer=False),
     ]
 
 
@@ -301,10 +309,12 @@ def generate_docroot(docroot):
 
 
 def verify(server):
-    """curl every file from the server and cmp it with the file; returns a list of problems."""
+    """curl every file the server's scenarios use and cmp it with the file; returns a list of
+    problems."""
     problems = []
+    keys = {sc["file"] for sc in SCENARIOS if server.takes_part(sc)}
     for path in server.paths:
-        for key in FILES:
+        for key in sorted(keys):
             local = os.path.join(server.docroot, path, file_name(key))
             url = f"http://127.0.0.1:{server.port}/{path}/{file_name(key)}"
             curl = subprocess.Popen(["curl", "-sS", "--fail", "--max-time", "120", url],
@@ -446,7 +456,7 @@ def targets_for(sc, servers):
     for s in servers:
         if s.status != "running":
             continue
-        if s.name == "nginx-nosendfile" and not sc.get("nosendfile"):
+        if not s.takes_part(sc):
             continue
         out.extend((s, p) for p in s.paths)
     return out
@@ -500,7 +510,7 @@ def results_table(summary, target_order):
             if m["kib_per_conn"]:
                 other.append(f"RSS {fmt(m['kib_per_conn'], 2)} KiB/conn")
             if m["loop_us"]:
-                what = "longest stall" if t == FLOOR else "longest loop iteration"
+                what = "longest stall" if t == BUSY_LOOP else "longest loop iteration"
                 other.append(f"{what} {fmt(m['loop_us'], 0)} µs")
             if m["errors"] and m["errors"][2]:
                 other.append(f"errors {fmt(m['errors'], 0)}")
@@ -543,10 +553,14 @@ def verdict(value, ok):
     return "PASS" if ok(value) else "FAIL"
 
 
+def peer_labels(servers):
+    return [label(s.name, "static") for s in servers if s.peer]
+
+
 def ratios_table(summary, servers, spin_gap_us):
     """The issue's targets, each as a ratio with PASS/FAIL."""
-    peers = [label(s.name, "static") for s in servers if s.name != "aws"]
-    sendfile_peers = [label(s.name, "static") for s in servers if s.name != "aws" and s.sendfile]
+    peers = peer_labels(servers)
+    sendfile_peers = [label(s.name, "static") for s in servers if s.peer and s.sendfile]
     rows = ["| scenario | measure | value | target | verdict |", "|---|---|---:|---|---|"]
 
     def row(sid, measure, value, target, ok, digits=2):
@@ -569,6 +583,12 @@ def ratios_table(summary, servers, spin_gap_us):
             row(sid, "aws /dynamic CPU/req ÷ aws /static CPU/req",
                 a_dy / a_st if a_dy and a_st else None, "≤ 1.3" if strict else "(info)",
                 (lambda v: v <= 1.3) if strict else None)
+            fl = med(summary, sid, "floor /static", "cpu_us_req")
+            if fl:
+                row(sid, f"floor (recv, send, sendfile only) CPU/req ÷ best peer ({bt})",
+                    fl / b if b else None, "(info)", None)
+                row(sid, "aws /static CPU/req ÷ floor CPU/req",
+                    a_st / fl if a_st else None, "(info)", None)
         if sid in ("d", "e"):
             a_st = med(summary, sid, "aws /static", "mib_s")
             a_dy = med(summary, sid, "aws /dynamic", "mib_s")
@@ -592,11 +612,11 @@ def ratios_table(summary, servers, spin_gap_us):
             row(sid, "aws /dynamic longest loop iteration, median run (µs)",
                 med(summary, sid, "aws /dynamic", "loop_us"), "≤ 2000",
                 lambda v: v <= 2000, digits=0)
-            row(sid, f"{FLOOR}, same file read cold, same rounds: longest stall, median run "
-                "(µs; the machine's floor)", med(summary, sid, FLOOR, "loop_us"),
+            row(sid, f"{BUSY_LOOP}, same file read cold, same rounds: longest stall, median run "
+                "(µs; the machine's floor)", med(summary, sid, BUSY_LOOP, "loop_us"),
                 "(info)", None, digits=0)
-            row(sid, f"{FLOOR}: longest stall, worst run (µs)",
-                worst(summary, sid, FLOOR, "loop_us"), "(info)", None, digits=0)
+            row(sid, f"{BUSY_LOOP}: longest stall, worst run (µs)",
+                worst(summary, sid, BUSY_LOOP, "loop_us"), "(info)", None, digits=0)
             row(sid, "longest stall of a busy loop on idle CPU 0 before the runs (µs)",
                 spin_gap_us, "(info)", None, digits=0)
             a_dy = med(summary, sid, "aws /dynamic", "mib_s")
@@ -606,7 +626,7 @@ def ratios_table(summary, servers, spin_gap_us):
     return "\n".join(rows)
 
 
-def write_chart(summary, target_order, stem):
+def write_chart(summary, target_order, peers, stem):
     """With gnuplot installed, a PNG of CPU per request relative to the best peer per scenario;
     returns the PNG path or None. Without gnuplot: nothing, silently."""
     gnuplot = shutil.which("gnuplot")
@@ -620,7 +640,6 @@ def write_chart(summary, target_order, stem):
     with open(data, "w") as f:
         f.write("scenario " + " ".join(f'"{t}"' for t in target_order) + "\n")
         for sid in sids:
-            peers = [t for t in target_order if not t.startswith("aws ")]
             b, _ = best(summary, sid, peers, "cpu_us_req", lowest=True)
             cells = []
             for t in target_order:
@@ -675,7 +694,7 @@ def spin_gap_us(seconds, meanwhile=None):
         return None
 
 
-FLOOR = "busy loop, no server"
+BUSY_LOOP = "busy loop, no server"
 
 
 def cold_floor(local, seconds):
@@ -768,7 +787,7 @@ def report(runs, servers, env, aws_lifetimes):
     summary = summarize(runs)
     os.makedirs(RESULTS, exist_ok=True)
     stem = os.path.join(RESULTS, time.strftime("%Y%m%d-%H%M%S") + ("-quick" if QUICK else ""))
-    png = write_chart(summary, target_order, stem)
+    png = write_chart(summary, target_order, peer_labels(servers), stem)
 
     targets = ratios_table(summary, servers, env["spin_gap_us"])
     lines = [f"# aws benchmark, {env['date']}", "",
@@ -783,7 +802,7 @@ def report(runs, servers, env, aws_lifetimes):
     for s in servers:
         lines.append(f"| {s.name} | {s.port} | {env['servers'][s.name]['status']} | "
                      f"{s.version} |")
-    lines += ["", "## Results", "", results_table(summary, target_order + [FLOOR]), "",
+    lines += ["", "## Results", "", results_table(summary, target_order + [BUSY_LOOP]), "",
               "## Targets (ratios of medians)", "", targets, ""]
     if aws_lifetimes:
         shown = "; ".join(f"{scen}: {us} µs" for scen, us in aws_lifetimes)
@@ -880,10 +899,10 @@ def main():
                 if sc["kind"] == "cold":
                     res = cold_floor(os.path.join(docroot, "dynamic", file_name(sc["file"])),
                                      SECONDS)
-                    res.update(scenario=sc["id"], round=rnd, target=FLOOR, server="machine",
+                    res.update(scenario=sc["id"], round=rnd, target=BUSY_LOOP, server="machine",
                                path="")
                     runs.append(res)
-                    log(f"  {sc['id']} round {rnd} {FLOOR}: {res['mib_s']:.1f} MiB/s read, "
+                    log(f"  {sc['id']} round {rnd} {BUSY_LOOP}: {res['mib_s']:.1f} MiB/s read, "
                         f"loop max {res['loop_us']} µs")
                 for server, path in targets_for(sc, servers):
                     t = label(server.name, path)
