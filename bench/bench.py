@@ -554,6 +554,7 @@ def verdict(value, ok):
 
 
 def peer_labels(servers):
+    """The /static labels of the servers aws is compared with (the floor is not one of them)."""
     return [label(s.name, "static") for s in servers if s.peer]
 
 
