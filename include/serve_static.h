@@ -6,13 +6,13 @@
 #include "io.h"
 
 #ifndef STATIC_SENDFILE_CAP
-#define STATIC_SENDFILE_CAP (512 * 1024)  /* bytes per sendfile() call; see serve_static.c */
+#define STATIC_SENDFILE_CAP (256 * 1024)  /* bytes per sendfile() call; see serve_static.c */
 #endif
 #ifndef STATIC_FIRST_CAP
 #define STATIC_FIRST_CAP (64 * 1024)      /* ... but the first call of a body: see serve_static.c */
 #endif
 #ifndef STATIC_STEP_BUDGET
-#define STATIC_STEP_BUDGET (1024 * 1024)  /* bytes one step sends before it yields */
+#define STATIC_STEP_BUDGET (256 * 1024)   /* bytes one step sends before it yields */
 #endif
 
 struct conn;
