@@ -729,6 +729,17 @@ def cold_floor(local, seconds):
                 cpu_s=None, cpu_us_req=None, errors=0, loop_us=gap)
 
 
+def tcp_congestion_control():
+    """The kernel's default TCP congestion control. It decides the large-file figures more than
+    any server does: bbr paces every socket, even on loopback. On one machine it moved 2 MiB and
+    256 MiB files at 0.3-0.7 times cubic's speed, for aws and lighttpd alike (bench/README.md)."""
+    try:
+        with open("/proc/sys/net/ipv4/tcp_congestion_control") as f:
+            return f.read().strip()
+    except OSError:
+        return "unknown"
+
+
 def environment(servers):
     """Facts that make a result comparable to another: machine, versions, knobs."""
     try:
@@ -743,7 +754,7 @@ def environment(servers):
                 cpu = line.split(":", 1)[1].strip()
                 break
     return dict(date=time.strftime("%Y-%m-%d %H:%M:%S %Z"), kernel=platform.release(),
-                cpu=cpu, cpus=os.cpu_count(), load_at_start=os.getloadavg(), aws_rev=rev,
+                cpu=cpu, cpus=os.cpu_count(), tcp_cc=tcp_congestion_control(), load_at_start=os.getloadavg(), aws_rev=rev,
                 spin_gap_us=spin_gap_us(SECONDS),
                 quick=QUICK, rounds=ROUNDS, seconds=SECONDS, idle_conns=IDLE_CONNS,
                 big_mib=BIG_MIB, servers={s.name: dict(status=s.status, version=s.version,
@@ -768,6 +779,7 @@ def update_readme(env, targets, png):
         return
     body = [README_BEGIN, "",
             f"Latest `make bench` ({env['date']}, aws {env['aws_rev']}, {env['cpus']} CPUs, "
+            f"TCP congestion control {env['tcp_cc']}, "
             f"{ROUNDS} rounds of {SECONDS} s; full tables in "
             "[bench/results/latest.md](bench/results/latest.md)):", "", targets, ""]
     if png:
@@ -793,7 +805,7 @@ def report(runs, servers, env, aws_lifetimes):
     targets = ratios_table(summary, servers, env["spin_gap_us"])
     lines = [f"# aws benchmark, {env['date']}", "",
              f"aws {env['aws_rev']}, kernel {env['kernel']}, {env['cpu']} ({env['cpus']} CPUs), "
-             f"load average {env['load_at_start'][0]:.2f} at start, "
+             f"TCP congestion control {env['tcp_cc']}, load average {env['load_at_start'][0]:.2f} at start, "
              f"{os.getloadavg()[0]:.2f} at end. "
              f"{ROUNDS} round(s) of {SECONDS} s runs{' (BENCH_QUICK)' if QUICK else ''}; "
              "servers pinned to CPU 0, clients to CPU 1. Cells: median [min–max] over rounds. "
