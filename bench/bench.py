@@ -554,14 +554,14 @@ def verdict(value, ok):
 
 
 def peer_labels(servers):
-    """The /static labels of the servers aws is compared with (the floor is not one of them)."""
+    """The /static labels of those servers aws is compared with (the floor is not one of them)."""
     return [label(s.name, "static") for s in servers if s.peer]
 
 
 def ratios_table(summary, servers, spin_gap_us):
     """The issue's targets, each as a ratio with PASS/FAIL."""
     peers = peer_labels(servers)
-    sendfile_peers = [label(s.name, "static") for s in servers if s.peer and s.sendfile]
+    sendfile_peers = peer_labels(s for s in servers if s.sendfile)
     rows = ["| scenario | measure | value | target | verdict |", "|---|---|---:|---|---|"]
 
     def row(sid, measure, value, target, ok, digits=2):
@@ -614,7 +614,7 @@ def ratios_table(summary, servers, spin_gap_us):
                 med(summary, sid, "aws /dynamic", "loop_us"), "≤ 2000",
                 lambda v: v <= 2000, digits=0)
             row(sid, f"{BUSY_LOOP}, same file read cold, same rounds: longest stall, median run "
-                "(µs; the machine's floor)", med(summary, sid, BUSY_LOOP, "loop_us"),
+                "(µs; the machine's own stalls)", med(summary, sid, BUSY_LOOP, "loop_us"),
                 "(info)", None, digits=0)
             row(sid, f"{BUSY_LOOP}: longest stall, worst run (µs)",
                 worst(summary, sid, BUSY_LOOP, "loop_us"), "(info)", None, digits=0)
@@ -698,7 +698,7 @@ def spin_gap_us(seconds, meanwhile=None):
 BUSY_LOOP = "busy loop, no server"
 
 
-def cold_floor(local, seconds):
+def cold_busy_loop(local, seconds):
     """g's yardstick, measured in each round: the longest stall of a busy loop on the server's
     CPU while this process (on the client's CPU) reads the same file cold, dropping its cache
     before each pass, for as long as a server's run lasts. The stalls of this virtual machine
@@ -754,7 +754,8 @@ def environment(servers):
                 cpu = line.split(":", 1)[1].strip()
                 break
     return dict(date=time.strftime("%Y-%m-%d %H:%M:%S %Z"), kernel=platform.release(),
-                cpu=cpu, cpus=os.cpu_count(), tcp_cc=tcp_congestion_control(), load_at_start=os.getloadavg(), aws_rev=rev,
+                cpu=cpu, cpus=os.cpu_count(), tcp_cc=tcp_congestion_control(),
+                load_at_start=os.getloadavg(), aws_rev=rev,
                 spin_gap_us=spin_gap_us(SECONDS),
                 quick=QUICK, rounds=ROUNDS, seconds=SECONDS, idle_conns=IDLE_CONNS,
                 big_mib=BIG_MIB, servers={s.name: dict(status=s.status, version=s.version,
@@ -805,7 +806,8 @@ def report(runs, servers, env, aws_lifetimes):
     targets = ratios_table(summary, servers, env["spin_gap_us"])
     lines = [f"# aws benchmark, {env['date']}", "",
              f"aws {env['aws_rev']}, kernel {env['kernel']}, {env['cpu']} ({env['cpus']} CPUs), "
-             f"TCP congestion control {env['tcp_cc']}, load average {env['load_at_start'][0]:.2f} at start, "
+             f"TCP congestion control {env['tcp_cc']}, "
+             f"load average {env['load_at_start'][0]:.2f} at start, "
              f"{os.getloadavg()[0]:.2f} at end. "
              f"{ROUNDS} round(s) of {SECONDS} s runs{' (BENCH_QUICK)' if QUICK else ''}; "
              "servers pinned to CPU 0, clients to CPU 1. Cells: median [min–max] over rounds. "
@@ -910,8 +912,8 @@ def main():
         for sc in SCENARIOS:
             for rnd in range(1, ROUNDS + 1):
                 if sc["kind"] == "cold":
-                    res = cold_floor(os.path.join(docroot, "dynamic", file_name(sc["file"])),
-                                     SECONDS)
+                    res = cold_busy_loop(os.path.join(docroot, "dynamic", file_name(sc["file"])),
+                                         SECONDS)
                     res.update(scenario=sc["id"], round=rnd, target=BUSY_LOOP, server="machine",
                                path="")
                     runs.append(res)
