@@ -122,13 +122,17 @@ class Server:
         self.loop_us = []   # aws only: (scenarios, longest loop iteration) of each lifetime
         self.served = []    # scenario ids this process has served since it started
 
+    def aws_argv(self):
+        """aws's command line: one loop, loopback, the peers' keep-alive, its own error log."""
+        return [self.binary, "-p", str(self.port), "-b", "127.0.0.1", "-r", self.docroot,
+                "-w", "1", "--keepalive-timeout", "120", "--max-connections", str(MAXCONN),
+                "--error-log", os.path.join(self.dir, "error.log")]
+
     def argv(self):
         """The command line, writing the filled-in config first where there is one."""
         log_file = os.path.join(self.dir, "error.log")
         if self.name == "aws":
-            return [self.binary, "-p", str(self.port), "-b", "127.0.0.1", "-r", self.docroot,
-                    "-w", "1", "--keepalive-timeout", "120", "--max-connections", str(MAXCONN),
-                    "--error-log", log_file]
+            return self.aws_argv()
         if self.name == "floor":
             return [self.binary, str(self.port), os.path.join(self.docroot, "static", "2k.bin")]
         conf_path = os.path.join(self.dir, os.path.basename(self.conf))

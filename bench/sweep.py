@@ -8,12 +8,11 @@ Usage: bench/sweep.py NAME=AWS_BINARY [NAME=AWS_BINARY ...]
 Knobs (environment): SWEEP_PEERS=lighttpd,nginx-nosendfile  SWEEP_SCENARIOS=d,e
 SWEEP_PATHS=static (aws paths: static, dynamic or both)  SWEEP_DIR=/tmp/aws-sweep, plus
 bench.py's own BENCH_ROUNDS and BENCH_SECONDS. Run after `make bench` has installed the peers.
-Example, two slice sizes:
-  CFLAGS="-O2 -g -DSTATIC_STEP_BUDGET=262144" make && cp aws /tmp/aws-256k && make clean
-  make && bench/sweep.py new=/tmp/aws-256k old=./aws"""
+Example, two step budgets (make clean first: objects are not rebuilt when only CFLAGS change):
+  make clean && CFLAGS="-O2 -g -DSTATIC_STEP_BUDGET=524288" make && cp aws /tmp/aws-512k
+  make clean && make && bench/sweep.py new=/tmp/aws-512k old=./aws"""
 
 import os
-import statistics
 import sys
 
 import bench
@@ -25,9 +24,7 @@ class Variant(bench.Server):
     """An aws build under its own name, started with bench.py's aws command line."""
 
     def argv(self):
-        return [self.binary, "-p", str(self.port), "-b", "127.0.0.1", "-r", self.docroot,
-                "-w", "1", "--keepalive-timeout", "120", "--max-connections",
-                str(bench.MAXCONN), "--error-log", os.path.join(self.dir, "error.log")]
+        return self.aws_argv()
 
 
 def env_list(name, default):
@@ -44,11 +41,6 @@ def make_servers(variants, peers, paths, tmp, docroot):
             s.port, port = port, port + 1
             servers.append(s)
     return servers
-
-
-def span(values, digits):
-    return f"{statistics.median(values):.{digits}f} [{min(values):.{digits}f}-" \
-           f"{max(values):.{digits}f}]"
 
 
 def main():
@@ -72,18 +64,16 @@ def main():
                 sys.exit(f"{s.name}: {s.status}")
         for sc in (sc for sc in bench.SCENARIOS if sc["id"] in wanted):
             for _ in range(bench.ROUNDS):
-                for s in servers:
-                    for path in s.paths:
-                        m = bench.run_one(s, path, sc)
-                        results.setdefault((sc["id"], s.name, path), []).append(m)
+                for s, path in bench.targets_for(sc, servers):
+                    m = bench.run_one(s, path, sc)
+                    results.setdefault((sc["id"], s.name, path), []).append(m)
     finally:
         for s in servers:
             s.stop()
     for (sid, name, path), runs in sorted(results.items()):
-        mib = [m["mib_s"] for m in runs]
-        cpu = [m["cpu_us_req"] for m in runs if m["cpu_us_req"]]
-        print(f"{sid} {name:20s} {path:8s} MiB/s {span(mib, 0):22s} "
-              f"CPU µs/req {span(cpu, 1) if cpu else '-'}")
+        mib = bench.fmt(bench.stats(m["mib_s"] for m in runs), 0)
+        cpu = bench.fmt(bench.stats(m["cpu_us_req"] for m in runs), 1)
+        print(f"{sid} {name:20s} {path:8s} MiB/s {mib:22s} CPU µs/req {cpu}")
 
 
 if __name__ == "__main__":
